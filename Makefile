@@ -1,0 +1,69 @@
+# The MNIST book. Two commands do everything on a fresh machine:
+#   make book   create .venv, download and verify the data, execute the notebooks, build _build/html
+#   make test   create .venv, run the unit tests, every notebook under nbval (smoke profile), a strict build
+# Offline: set MNISTLIB_DATA to a folder that already holds the data files.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PROFILE ?= quick
+JB_FLAGS := -n -W --keep-going
+STAMP   := $(VENV)/.installed
+# Notebook outputs cached by jupyter-book are only valid for this library and these pins.
+LIB_HASH = $(shell cat pyproject.toml mnistlib/*.py | md5sum | cut -c1-16)
+
+.PHONY: book test venv data test-unit test-notebooks test-book clean help
+
+help:
+	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
+	@echo "make test   - unit tests, notebooks under nbval (smoke profile), strict book build"
+	@echo "make data   - download and verify MNIST and QMNIST into MNISTLIB_DATA"
+	@echo "make clean  - remove _build (keeps .venv and data)"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@start=$$(date +%s); \
+	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip && \
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]" && \
+	touch $@ && echo "[time] install: $$(( $$(date +%s) - start )) s"
+
+data: $(STAMP)
+	$(PY) -m mnistlib.datasets fetch mnist qmnist
+
+# Clear a jupyter-book execution cache made with another library version or profile.
+define fresh_cache
+	@mkdir -p $(1); if [ "$$(cat $(1)/.mnistlib-key 2>/dev/null)" != "$(LIB_HASH)-$(2)" ]; then \
+	  rm -rf $(1)/.jupyter_cache; echo "$(LIB_HASH)-$(2)" > $(1)/.mnistlib-key; fi
+endef
+
+book: data
+	$(call fresh_cache,_build,$(or $(MNISTBOOK_PROFILE),$(PROFILE)))
+	MNISTBOOK_PROFILE=$(or $(MNISTBOOK_PROFILE),$(PROFILE)) $(VENV)/bin/jupyter-book build . $(JB_FLAGS)
+	@echo "The book is in _build/html/index.html"
+
+test: data
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory test-unit test-notebooks test-book; rc=$$?; \
+	echo "[time] make test (after install): $$(( $$(date +%s) - start )) s"; exit $$rc
+
+test-unit: $(STAMP)
+	@start=$$(date +%s); \
+	$(PY) -m pytest tests -m "not book" -q; rc=$$?; \
+	echo "[time] unit tests: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+test-notebooks: $(STAMP)
+	@start=$$(date +%s); \
+	MNISTBOOK_PROFILE=smoke $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
+	  -p no:cacheprovider chapters -q; rc=$$?; \
+	echo "[time] notebooks (nbval, smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
+
+test-book: $(STAMP)
+	$(call fresh_cache,_build/smoke/_build,smoke)
+	@start=$$(date +%s); \
+	MNISTBOOK_PROFILE=smoke $(PY) -m pytest tests -m book -q; rc=$$?; \
+	echo "[time] strict book build (smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
+
+clean:
+	rm -rf _build

@@ -1,0 +1,310 @@
+"""Reading and writing IDX files, the format MNIST and QMNIST are published in.
+
+Introduced in chapter 01 (``01_idx_format``), where the header is first decoded by
+hand. An IDX file is a 4-byte magic number, one big-endian ``uint32`` per
+dimension, then the elements in row-major order, big-endian::
+
+    byte 0-1   0x00 0x00          always zero
+    byte 2     type code          0x08 uint8, 0x09 int8, 0x0B int16,
+                                  0x0C int32, 0x0D float32, 0x0E float64
+    byte 3     number of dims n   1 for labels, 2 for QMNIST's extended
+                                  labels, 3 for images
+    4 .. 4+4n  dimension sizes    big-endian uint32 each
+    4+4n ..    payload            prod(dims) * itemsize bytes
+
+The published files are compressed (gzip for MNIST and QMNIST, xz for the
+NIST extension). :func:`read_idx` detects the compression from the first
+bytes of the data, never from the file name.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+
+__all__ = ["IdxFormatError", "IDX_TYPES", "read_idx", "read_idx_header", "write_idx", "sniff_compression"]
+
+#: IDX type code -> big-endian numpy dtype, as stored on disk.
+IDX_TYPES: dict[int, np.dtype] = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_CODE_FOR_KIND = {(dt.kind, dt.itemsize): code for code, dt in IDX_TYPES.items()}
+
+# Magic bytes of the compressed containers read_idx understands.
+_COMPRESSION_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"BZh", "bz2"),
+)
+_SUFFIX_COMPRESSION = {".gz": "gzip", ".xz": "xz", ".bz2": "bz2"}
+
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
+
+
+class IdxFormatError(ValueError):
+    """Raised when data is not a well-formed IDX file; the message names the source.
+
+    Introduced in chapter 01 (``01_idx_format``).
+    """
+
+
+def sniff_compression(head: bytes) -> str | None:
+    """Name the compression of a byte string from its magic bytes: gzip, xz, bz2 or None.
+
+    Introduced in chapter 01 (``01_idx_format``).
+    """
+    for magic, name in _COMPRESSION_MAGIC:
+        if head[: len(magic)] == magic:
+            return name
+    return None
+
+
+def _decompress(raw: bytes | memoryview, kind: str, name: str) -> bytes:
+    try:
+        if kind == "gzip":
+            return gzip.decompress(raw)
+        if kind == "xz":
+            return lzma.decompress(raw)
+        return bz2.decompress(raw)
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+        raise IdxFormatError(f"{name}: corrupt {kind} stream ({exc})") from exc
+
+
+def _parse_header(head: bytes | memoryview, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Return (disk dtype, shape, header length) from the first bytes of an IDX payload."""
+    if len(head) < 4:
+        raise IdxFormatError(f"{name}: {len(head)} bytes is too short for an IDX header (needs at least 4)")
+    b0, b1, code, ndim = head[0], head[1], head[2], head[3]
+    if b0 != 0 or b1 != 0:
+        raise IdxFormatError(
+            f"{name}: not an IDX file: the first two bytes must be zero, found 0x{b0:02x} 0x{b1:02x}"
+        )
+    if code not in IDX_TYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
+        raise IdxFormatError(f"{name}: unknown IDX type code 0x{code:02X} (known: {known})")
+    if ndim == 0:
+        raise IdxFormatError(f"{name}: the header declares zero dimensions")
+    header_len = 4 + 4 * ndim
+    if len(head) < header_len:
+        raise IdxFormatError(
+            f"{name}: header truncated: {ndim} dimensions need {header_len} header bytes, "
+            f"only {len(head)} present"
+        )
+    shape = struct.unpack(f">{ndim}I", bytes(head[4:header_len]))
+    return IDX_TYPES[code], shape, header_len
+
+
+def _expected_payload(dtype: np.dtype, shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d  # Python ints: no overflow for absurd headers
+    return n * dtype.itemsize
+
+
+def _check_payload(name: str, expected: int, actual: int, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    if actual != expected:
+        word = "shorter" if actual < expected else "longer"
+        raise IdxFormatError(
+            f"{name}: payload is {word} than the header says: header {shape} of "
+            f"{dtype.name} needs {expected} bytes, found {actual}"
+        )
+
+
+def _to_native(arr: np.ndarray) -> np.ndarray:
+    native = arr.dtype.newbyteorder("=")
+    return arr if arr.dtype == native else arr.astype(native)
+
+
+def _source_name(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return f"<{len(source)} bytes>"
+    return getattr(source, "name", None) or f"<{type(source).__name__}>"
+
+
+def read_idx_header(source: Source) -> tuple[np.dtype, tuple[int, ...]]:
+    """Return the native dtype and shape an IDX source declares, without reading its payload.
+
+    Compressed sources are decompressed only as far as the header; a file
+    object is left where it was. Introduced in chapter 01 (``01_idx_format``).
+    """
+    name = _source_name(source)
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            return _header_from_fh(fh, name)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _header_from_fh(io.BytesIO(bytes(memoryview(source)[: 1 << 16])), name)
+    start = source.tell()
+    try:
+        return _header_from_fh(source, name)
+    finally:
+        source.seek(start)
+
+
+def _header_from_fh(fh, name: str) -> tuple[np.dtype, tuple[int, ...]]:
+    start = fh.tell()
+    kind = sniff_compression(fh.read(6))
+    fh.seek(start)
+    if kind is not None:
+        fh = {"gzip": gzip.GzipFile, "xz": lzma.LZMAFile, "bz2": bz2.BZ2File}[kind](fileobj=fh)
+    try:
+        head = fh.read(4 + 4 * 255)
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise IdxFormatError(f"{name}: corrupt {kind} stream ({exc})") from exc
+    dtype, shape, _ = _parse_header(head, name)
+    return dtype.newbyteorder("="), shape
+
+
+def read_idx(source: Source) -> np.ndarray:
+    """Read an IDX file into a native-endian numpy array of the header's shape.
+
+    ``source`` is a path, a bytes-like object or a binary file object. gzip, xz
+    and bz2 compression are detected from the magic bytes, not the name.
+
+    The array shares memory with the input where that is possible: for
+    uncompressed ``uint8``/``int8`` data given as ``bytes`` the result is a
+    read-only view (call ``.copy()`` to modify it); a ``bytearray`` gives a
+    writable view. Files are read once into an exactly sized buffer. Multi-byte
+    types are byte-swapped from big-endian to the machine's order.
+
+    Raises :class:`IdxFormatError` naming the source and what is wrong.
+    Introduced in chapter 01 (``01_idx_format``).
+    """
+    name = _source_name(source)
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            fh = open(source, "rb")
+        except IsADirectoryError as exc:
+            raise IdxFormatError(f"{name}: is a directory, not an IDX file") from exc
+        with fh:
+            return _read_file(fh, name)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _read_buffer(source, name)
+    if hasattr(source, "read"):
+        try:
+            source.fileno()
+            seekable = source.seekable() and isinstance(source, (io.BufferedReader, io.FileIO))
+        except (OSError, AttributeError, io.UnsupportedOperation):
+            seekable = False
+        if seekable:
+            return _read_file(source, name)
+        return _read_buffer(source.read(), name)
+    raise TypeError(f"read_idx: source must be a path, bytes-like or binary file object, not {type(source).__name__}")
+
+
+def _read_buffer(data: bytes | bytearray | memoryview, name: str) -> np.ndarray:
+    kind = sniff_compression(bytes(memoryview(data)[:6]))
+    if kind is not None:
+        payload = _decompress(data, kind, name)
+        arr = _array_from_buffer(payload, name)
+        # We own the decompressed bytes: hand back a writable array.
+        return arr if arr.flags.writeable else arr.copy()
+    return _array_from_buffer(data, name)
+
+
+def _array_from_buffer(data, name: str) -> np.ndarray:
+    view = memoryview(data).cast("B")
+    dtype, shape, header_len = _parse_header(view[: 4 + 4 * 255], name)
+    expected = _expected_payload(dtype, shape)
+    _check_payload(name, expected, len(view) - header_len, shape, dtype)
+    arr = np.frombuffer(view, dtype=dtype, offset=header_len).reshape(shape)
+    return _to_native(arr)
+
+
+def _read_file(fh, name: str) -> np.ndarray:
+    start = fh.tell()
+    head = fh.read(4 + 4 * 255)
+    kind = sniff_compression(head)
+    if kind is not None:
+        fh.seek(start)
+        return _read_buffer(fh.read(), name)
+    dtype, shape, header_len = _parse_header(head, name)
+    expected = _expected_payload(dtype, shape)
+    size = os.fstat(fh.fileno()).st_size - start
+    # Compare with the file's size before allocating anything the header claims.
+    _check_payload(name, expected, size - header_len, shape, dtype)
+    out = np.empty(shape, dtype=dtype)
+    fh.seek(start + header_len)
+    got = fh.readinto(memoryview(out).cast("B")) if expected else 0
+    if got != expected:  # the file changed under us
+        _check_payload(name, expected, got, shape, dtype)
+    return _to_native(out)
+
+
+def write_idx(path: str | os.PathLike, array, compression: str | None = "infer") -> Path:
+    """Write ``array`` as an IDX file at ``path``, atomically; return the path.
+
+    The element type must be one IDX knows (uint8, int8, int16, int32, float32,
+    float64). ``compression`` is ``"gzip"``, ``"xz"``, ``"bz2"``, ``None`` or
+    ``"infer"`` (the default: from the suffix ``.gz``, ``.xz`` or ``.bz2``).
+    gzip output has a zero timestamp, so equal arrays give equal files. The
+    file appears complete or not at all (written to a temporary file, then
+    renamed). Introduced in chapter 01 (``01_idx_format``).
+    """
+    path = Path(path)
+    arr = np.asarray(array)
+    if arr.ndim == 0:
+        raise ValueError(f"write_idx({path}): array must have at least one dimension, got a scalar")
+    if arr.ndim > 255:
+        raise ValueError(f"write_idx({path}): IDX allows at most 255 dimensions, array has {arr.ndim}")
+    if any(d > 0xFFFFFFFF for d in arr.shape):
+        raise ValueError(f"write_idx({path}): dimension sizes must fit in uint32, shape is {arr.shape}")
+    code = _CODE_FOR_KIND.get((arr.dtype.kind, arr.dtype.itemsize))
+    if code is None:
+        raise ValueError(
+            f"write_idx({path}): dtype {arr.dtype} has no IDX type code "
+            "(use uint8, int8, int16, int32, float32 or float64)"
+        )
+    if compression == "infer":
+        compression = _SUFFIX_COMPRESSION.get(path.suffix.lower())
+    if compression not in (None, "gzip", "xz", "bz2"):
+        raise ValueError(f"write_idx({path}): compression must be 'gzip', 'xz', 'bz2', None or 'infer', not {compression!r}")
+    header = struct.pack(">HBB", 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    payload = np.ascontiguousarray(arr, dtype=IDX_TYPES[code]).tobytes()
+    data = header + payload
+    if compression == "gzip":
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    elif compression == "xz":
+        data = lzma.compress(data)
+    elif compression == "bz2":
+        data = bz2.compress(data)
+    atomic_write_bytes(path, data)
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of it.
+
+    Introduced in chapter 01 (``01_idx_format``); later used for checkpoints and ledgers.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

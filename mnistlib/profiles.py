@@ -1,0 +1,152 @@
+"""One switch for scale: the ``MNISTBOOK_PROFILE`` environment variable.
+
+Introduced in chapter 01 (``01_idx_format``). Every notebook states the size of
+an experiment once, at the scale of the seeds' full runs, and asks the active
+profile to reduce it::
+
+    profile = mnistlib.profiles.get_profile("04_mlp")
+    n_train = profile.samples(60_000)   # all of them in "full", fewer elsewhere
+    epochs = profile.epochs(30)         # 30 in "full", a few in "quick", 1 in "smoke"
+
+Sample counts and epochs therefore come from this module alone, never from
+edits to a notebook (the idea of GPflow's ``reduce_in_tests``).
+
+``smoke``
+    For the tests (nbval in CI): every notebook in well under a minute on two
+    CPU cores. The numbers only show that the code runs.
+``quick`` (the default)
+    The whole book in well under half an hour on a laptop CPU, with results
+    worth reading.
+``full``
+    The seeds' settings: all training digits, all epochs. A GPU is recommended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+__all__ = ["Profile", "ProfileError", "PROFILES", "ENV_VAR", "DEFAULT", "get_profile"]
+
+ENV_VAR = "MNISTBOOK_PROFILE"
+DEFAULT = "quick"
+
+
+class ProfileError(ValueError):
+    """An unknown profile or chapter name. Introduced in chapter 01 (``01_idx_format``)."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The settings of one profile, optionally tuned for one chapter.
+
+    ``max_samples`` caps training-set sizes (``None``: no cap), ``max_epochs``
+    caps epochs, ``max_eval`` caps the images used for evaluation plots and
+    galleries (``None``: all). Introduced in chapter 01 (``01_idx_format``).
+    """
+
+    name: str
+    summary: str
+    max_samples: int | None
+    max_epochs: int | None
+    max_eval: int | None
+    batch_size: int = 128
+    chapter: str | None = None
+    overrides: Mapping[str, Mapping[str, object]] = field(default_factory=dict, repr=False, compare=False)
+
+    def samples(self, n_full: int) -> int:
+        """Number of samples to use where the full run uses ``n_full``."""
+        return n_full if self.max_samples is None else min(n_full, self.max_samples)
+
+    def epochs(self, n_full: int) -> int:
+        """Number of epochs to run where the full run uses ``n_full``."""
+        return n_full if self.max_epochs is None else max(1, min(n_full, self.max_epochs))
+
+    def eval_samples(self, n_full: int) -> int:
+        """Number of images to show or score where the full run uses ``n_full``."""
+        return n_full if self.max_eval is None else min(n_full, self.max_eval)
+
+    @property
+    def is_reduced(self) -> bool:
+        """True when this profile runs less than the seeds' settings."""
+        return any(v is not None for v in (self.max_samples, self.max_epochs, self.max_eval))
+
+    def for_chapter(self, chapter: str) -> "Profile":
+        """This profile with the overrides registered for ``chapter`` applied."""
+        extra = dict(self.overrides.get(chapter, {}))
+        return dataclasses.replace(self, chapter=chapter, **extra)
+
+    def describe(self) -> str:
+        """One line naming the profile and what it reduces."""
+        caps = []
+        if self.max_samples is not None:
+            caps.append(f"at most {self.max_samples:,} training samples")
+        if self.max_epochs is not None:
+            caps.append(f"at most {self.max_epochs} epochs")
+        if self.max_eval is not None:
+            caps.append(f"at most {self.max_eval:,} images in evaluation galleries")
+        scale = "; ".join(caps) if caps else "the seeds' full settings"
+        where = f" [{self.chapter}]" if self.chapter else ""
+        return f"profile {self.name}{where}: {self.summary} ({scale}, batch size {self.batch_size})"
+
+
+def _frozen(d: dict) -> Mapping:
+    return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in d.items()})
+
+
+# Per-chapter overrides live here and nowhere else. Chapters not listed use the
+# profile's defaults.
+PROFILES: Mapping[str, Profile] = MappingProxyType(
+    {
+        "smoke": Profile(
+            name="smoke",
+            summary="tests only, numbers are not meaningful",
+            max_samples=2_000,
+            max_epochs=1,
+            max_eval=500,
+            batch_size=128,
+            overrides=_frozen({}),
+        ),
+        "quick": Profile(
+            name="quick",
+            summary="minutes on a laptop CPU, results worth reading",
+            max_samples=20_000,
+            max_epochs=3,
+            max_eval=None,
+            batch_size=128,
+            overrides=_frozen({}),
+        ),
+        "full": Profile(
+            name="full",
+            summary="the seeds' settings; a GPU is recommended",
+            max_samples=None,
+            max_epochs=None,
+            max_eval=None,
+            batch_size=128,
+            overrides=_frozen({}),
+        ),
+    }
+)
+
+
+def get_profile(chapter: str | None = None, name: str | None = None) -> Profile:
+    """Return the active profile (``MNISTBOOK_PROFILE``, default ``quick``), tuned for ``chapter``.
+
+    ``name`` overrides the environment. An unknown name raises
+    :class:`ProfileError` listing the valid ones. Introduced in chapter 01
+    (``01_idx_format``).
+    """
+    source = "argument name"
+    if name is None:
+        name = os.environ.get(ENV_VAR, "").strip() or DEFAULT
+        source = f"environment variable {ENV_VAR}"
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise ProfileError(
+            f"unknown profile {name!r} (from the {source}); choose one of: {', '.join(PROFILES)}"
+        )
+    profile = PROFILES[key]
+    return profile.for_chapter(chapter) if chapter else profile
