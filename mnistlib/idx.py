@@ -162,7 +162,7 @@ def _header_from_fh(fh, name: str) -> tuple[np.dtype, tuple[int, ...]]:
     kind = sniff_compression(fh.read(6))
     fh.seek(start)
     if kind is not None:
-        fh = {"gzip": gzip.GzipFile, "xz": lzma.LZMAFile, "bz2": bz2.BZ2File}[kind](fileobj=fh)
+        fh = {"gzip": gzip.open, "xz": lzma.open, "bz2": bz2.open}[kind](fh, "rb")
     try:
         head = fh.read(4 + 4 * 255)
     except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:

@@ -1,0 +1,68 @@
+"""The strict book build: `jupyter-book build -n -W --keep-going`, no warnings allowed.
+
+Runs with the smoke profile into _build/smoke (so it never mixes with the book
+that `make book` builds). Execution reports are kept under _build/smoke when a
+notebook fails.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.book
+
+OUT = ROOT / "_build" / "smoke"
+HTML = OUT / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def build():
+    env = dict(os.environ, MNISTBOOK_PROFILE=os.environ.get("MNISTBOOK_PROFILE", "smoke"))
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(OUT), "-n", "-W", "--keep-going"],
+                          env=env, capture_output=True, text=True, timeout=1800)
+    log = proc.stdout + proc.stderr
+    (OUT / "build.log").write_text(log)
+    return proc.returncode, log
+
+
+def test_strict_build_succeeds(build):
+    rc, log = build
+    warnings = [line for line in log.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
+    assert rc == 0 and not warnings, "\n".join(warnings) or log[-3000:]
+
+
+def _toc_chapters():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [c["file"] for part in toc["parts"] for c in part["chapters"]]
+
+
+def test_every_page_was_built_with_outputs(build):
+    for page in _toc_chapters():
+        html = (HTML / f"{page}.html").read_text()
+        assert "Traceback" not in html, page
+        if page.startswith("chapters/"):
+            assert "profile smoke" in html, f"{page} must print its profile"
+            assert "data folder:" in html, f"{page} must print its data provenance"
+            assert not re.search(r"glue.*not found|Could not find key", html), page
+
+
+def test_standin_is_announced_where_qmnist_results_are_shown(build):
+    from mnistlib import datasets
+
+    html = (HTML / "chapters" / "02_exploring_the_data.html").read_text()
+    if datasets.load_qmnist("test").standin:
+        assert "QMNIST STAND-IN" in html
+
+
+def test_citations_resolve(build):
+    html = (HTML / "book" / "references.html").read_text()
+    for needle in ("lecun", "yadav", "cold case", "gradient-based learning"):
+        assert needle in html.lower()

@@ -1,0 +1,109 @@
+"""House rules of the book, checked on every run."""
+
+import ast
+import importlib
+import inspect
+import json
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
+
+
+def cells(nb_path):
+    return json.loads(nb_path.read_text())["cells"]
+
+
+def source(cell):
+    s = cell["source"]
+    return "".join(s) if isinstance(s, list) else s
+
+
+def tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def test_there_are_chapters_named_in_reading_order():
+    assert CHAPTERS
+    numbers = [int(NAME.match(p.name).group(1)) for p in CHAPTERS if NAME.match(p.name)]
+    assert len(numbers) == len(CHAPTERS), f"chapter names must be NN_slug.ipynb: {[p.name for p in CHAPTERS]}"
+    assert numbers == list(range(1, len(CHAPTERS) + 1))
+
+
+def _toc_files(node):
+    if isinstance(node, dict):
+        if "file" in node:
+            yield node["file"]
+        for value in node.values():
+            yield from _toc_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _toc_files(item)
+
+
+def test_toc_lists_exactly_the_chapters_that_exist_in_order():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + list(_toc_files(toc))
+    for f in files:
+        assert any((ROOT / f).with_suffix(s).exists() for s in (".md", ".ipynb")), f"{f} in _toc.yml does not exist"
+    listed = [f for f in files if f.startswith("chapters/")]
+    assert listed == [f"chapters/{p.stem}" for p in CHAPTERS]
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.stem)
+def test_notebook_is_committed_without_outputs(nb):
+    for i, cell in enumerate(cells(nb)):
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None, f"{nb.name} cell {i} has outputs"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.stem)
+def test_notebook_structure(nb):
+    cs = cells(nb)
+    assert cs[0]["cell_type"] == "markdown" and source(cs[0]).startswith("# "), "a chapter starts with its title"
+    code = [c for c in cs if c["cell_type"] == "code"]
+    first = source(code[0])
+    assert f'mnistlib.setup("{nb.stem}"' in first, "the first code cell calls mnistlib.setup with the chapter name"
+    hidden = [c for c in code if "remove-cell" in tags(c)]
+    assert hidden and all("assert" in source(c) for c in hidden), "hidden checks must assert real facts"
+    for prev, cell in zip(cs, cs[1:]):
+        if cell["cell_type"] == "code" and "remove-cell" not in tags(cell):
+            assert prev["cell_type"] == "markdown" or "remove-cell" in tags(prev), (
+                f"{nb.name}: write a sentence of why before the code cell starting {source(cell)[:60]!r}")
+
+
+LEGACY = re.compile(r"tf\.keras|tensorflow\.keras|ImageDataGenerator|from keras\.(preprocessing|legacy)")
+
+
+def test_no_legacy_keras():
+    for path in list((ROOT / "mnistlib").glob("*.py")) + CHAPTERS:
+        assert not LEGACY.search(path.read_text()), f"{path.name} uses a legacy Keras path"
+
+
+def test_no_data_or_model_files_are_tracked():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    bad = [f for f in tracked if re.search(r"(-ubyte|-int)(\.gz|\.xz)?$|\.(npz|keras|h5|ckpt|pt|weights)$", f)]
+    assert not bad
+
+
+MODULES = ["mnistlib.idx", "mnistlib.datasets", "mnistlib.profiles", "mnistlib.notebook", "mnistlib.plots"]
+
+
+@pytest.mark.parametrize("modname", MODULES)
+def test_public_functions_name_the_chapter_that_introduces_them(modname):
+    mod = importlib.import_module(modname)
+    chapters = {p.stem for p in CHAPTERS}
+    for name in getattr(mod, "__all__", []):
+        obj = getattr(mod, name)
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+            continue
+        doc = inspect.getdoc(obj) or ""
+        m = re.search(r"chapter (\d\d)", doc)
+        assert m, f"{modname}.{name}: its docstring must name the chapter that introduces it"
+        assert any(c.startswith(m.group(1)) for c in chapters), f"{modname}.{name} names a chapter that does not exist"

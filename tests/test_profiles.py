@@ -1,0 +1,59 @@
+import dataclasses
+import types
+
+import pytest
+
+from mnistlib import profiles
+from mnistlib.profiles import Profile, ProfileError, get_profile
+
+
+def test_default_is_quick(monkeypatch):
+    monkeypatch.delenv("MNISTBOOK_PROFILE", raising=False)
+    assert get_profile().name == "quick"
+    monkeypatch.setenv("MNISTBOOK_PROFILE", "  ")
+    assert get_profile().name == "quick"
+
+
+@pytest.mark.parametrize("name", ["smoke", "quick", "full", "FULL"])
+def test_environment_selects_profile(monkeypatch, name):
+    monkeypatch.setenv("MNISTBOOK_PROFILE", name)
+    assert get_profile().name == name.lower()
+
+
+def test_unknown_profile_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("MNISTBOOK_PROFILE", "huge")
+    with pytest.raises(ProfileError, match="unknown profile 'huge'.*MNISTBOOK_PROFILE.*smoke, quick, full"):
+        get_profile()
+    with pytest.raises(ProfileError, match="argument name"):
+        get_profile(name="tiny")
+
+
+def test_reductions():
+    smoke, quick, full = (get_profile(name=n) for n in ("smoke", "quick", "full"))
+    assert full.samples(60_000) == 60_000 and full.epochs(30) == 30 and full.eval_samples(10_000) == 10_000
+    assert not full.is_reduced and smoke.is_reduced and quick.is_reduced
+    assert smoke.samples(60_000) < quick.samples(60_000) <= 60_000
+    assert smoke.epochs(30) == 1 and 1 <= quick.epochs(30) < 30
+    assert quick.samples(500) == 500 and smoke.epochs(1) == 1  # never more than the full run
+
+
+def test_profiles_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        get_profile(name="quick").max_epochs = 100
+    with pytest.raises(TypeError):
+        profiles.PROFILES["smoke"] = None
+
+
+def test_chapter_overrides_come_from_one_table():
+    base = Profile("t", "test", max_samples=100, max_epochs=2, max_eval=None,
+                   overrides=types.MappingProxyType({"05_cnn": {"max_epochs": 5}}))
+    tuned = base.for_chapter("05_cnn")
+    assert tuned.epochs(30) == 5 and tuned.samples(1000) == 100 and tuned.chapter == "05_cnn"
+    assert base.for_chapter("03_linear_models").epochs(30) == 2
+    assert "[05_cnn]" in tuned.describe()
+    assert get_profile("01_idx_format", name="smoke").chapter == "01_idx_format"
+
+
+def test_describe_names_the_scale():
+    assert "at most 1 epochs" in get_profile(name="smoke").describe()
+    assert "the seeds' full settings" in get_profile(name="full").describe()
