@@ -211,11 +211,70 @@ def read_idx(source: Source) -> np.ndarray:
 def _read_buffer(data: bytes | bytearray | memoryview, name: str) -> np.ndarray:
     kind = sniff_compression(bytes(memoryview(data)[:6]))
     if kind is not None:
-        payload = _decompress(data, kind, name)
-        arr = _array_from_buffer(payload, name)
-        # We own the decompressed bytes: hand back a writable array.
-        return arr if arr.flags.writeable else arr.copy()
+        return _read_compressed(data, kind, name)
     return _array_from_buffer(data, name)
+
+
+_CHUNK = 1 << 20  # compressed bytes fed to the decompressor at a time
+_MAX_PREALLOC_RATIO = 64  # preallocate the output only for claims this close to the input size
+
+
+def _decompressed_chunks(data, kind: str, name: str):
+    """Yield the decompressed stream in pieces; multi-member/concatenated streams included."""
+    make = {"gzip": lambda: zlib.decompressobj(31), "xz": lzma.LZMADecompressor, "bz2": bz2.BZ2Decompressor}[kind]
+    view = memoryview(data).cast("B")
+    pos = 0
+    try:
+        while True:
+            dec = make()
+            while not dec.eof:
+                if pos >= len(view):
+                    raise EOFError("the compressed stream ended before its end-of-stream marker")
+                chunk = view[pos : pos + _CHUNK]
+                pos += len(chunk)
+                out = dec.decompress(chunk)
+                if out:
+                    yield out
+            pos -= len(dec.unused_data)  # the start of the next member, if any
+            if not view[pos:].tobytes().strip(b"\0"):
+                return  # done; trailing zero padding is tolerated, as gzip does
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+        raise IdxFormatError(f"{name}: corrupt {kind} stream ({exc})") from exc
+
+
+def _read_compressed(data, kind: str, name: str) -> np.ndarray:
+    """Decompress straight into the output array: no second copy, and a writable result."""
+    chunks = _decompressed_chunks(data, kind, name)
+    head = b""
+    for piece in chunks:
+        head += piece
+        if len(head) >= 4 and len(head) >= 4 + 4 * head[3]:
+            break
+    dtype, shape, header_len = _parse_header(head, name)
+    expected = _expected_payload(dtype, shape)
+    first = memoryview(head)[header_len:]
+    if expected > _MAX_PREALLOC_RATIO * len(data) + (1 << 16):
+        # An unusually large claim: size the output by the data actually present.
+        pieces = [bytes(first)] + list(chunks)
+        _check_payload(name, expected, sum(map(len, pieces)), shape, dtype)
+        return _to_native(np.frombuffer(bytearray(b"".join(pieces)), dtype=dtype).reshape(shape))
+    out = np.empty(expected, dtype=np.uint8)
+    buf = memoryview(out)
+    pos = 0
+    for piece in _chain(first, chunks):
+        end = pos + len(piece)
+        if end > expected:
+            _check_payload(name, expected, end + sum(map(len, chunks)), shape, dtype)
+        buf[pos:end] = piece
+        pos = end
+    _check_payload(name, expected, pos, shape, dtype)
+    return _to_native(out.view(dtype).reshape(shape))
+
+
+def _chain(first, rest):
+    if len(first):
+        yield first
+    yield from rest
 
 
 def _array_from_buffer(data, name: str) -> np.ndarray:

@@ -243,3 +243,19 @@ def test_agrees_with_idx2numpy(real_file, tmp_path):
     plain = tmp_path / "t10k-images-idx3-ubyte"
     plain.write_bytes(raw)
     np.testing.assert_array_equal(read_idx(plain), idx2numpy.convert_from_file(str(plain)))
+
+
+def test_multi_member_gzip_and_trailing_garbage():
+    data = header(0x08, 6) + bytes(range(6))
+    two_members = gzip.compress(data[:7]) + gzip.compress(data[7:])
+    np.testing.assert_array_equal(read_idx(two_members), np.arange(6, dtype=np.uint8))
+    np.testing.assert_array_equal(read_idx(gzip.compress(data) + bytes(16)), np.arange(6, dtype=np.uint8))
+    with pytest.raises(IdxFormatError, match="corrupt gzip stream"):
+        read_idx(gzip.compress(data) + b"trailing garbage")
+
+
+def test_highly_compressible_payload_within_bounds():
+    arr = np.zeros((200, 28, 28), np.uint8)  # compresses far beyond the preallocation ratio
+    data = gzip.compress(header(0x08, *arr.shape) + arr.tobytes())
+    assert len(data) * 64 < arr.nbytes
+    np.testing.assert_array_equal(read_idx(data), arr)
