@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["use_style", "digit_grid"]
+__all__ = ["use_style", "digit_grid", "training_curves"]
 
 
 def use_style() -> None:
@@ -38,11 +38,14 @@ def digit_grid(
     title: str,
     size: float = 0.9,
     row_labels: Sequence[str] | None = None,
+    cmap: str = "gray_r",
+    symmetric: bool = False,
 ):
     """Show ``images`` (N, 28, 28) in a grid with an overall title; return the figure.
 
     ``titles`` labels each digit, ``row_labels`` each row. Pixels are drawn
-    dark on light, ink as on paper. Introduced in chapter 02 (``02_exploring_the_data``).
+    dark on light, ink as on paper. ``symmetric`` centres ``cmap`` on zero
+    for signed values such as weights (use a diverging map, e.g. ``"RdBu_r"``). Introduced in chapter 02 (``02_exploring_the_data``).
     """
     import matplotlib.pyplot as plt
 
@@ -63,7 +66,11 @@ def digit_grid(
         ax.set_yticks([])
         ax.grid(False)
         if i < n:
-            ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=255 if images.dtype == np.uint8 else None)
+            if symmetric:
+                lim = float(np.abs(images[i]).max()) or 1.0
+                ax.imshow(images[i], cmap=cmap, vmin=-lim, vmax=lim)
+            else:
+                ax.imshow(images[i], cmap=cmap, vmin=0, vmax=255 if images.dtype == np.uint8 else None)
             if titles is not None:
                 ax.set_title(titles[i], fontsize=8, fontweight="normal")
         else:
@@ -71,6 +78,37 @@ def digit_grid(
     if row_labels is not None:
         for r, label in enumerate(row_labels[:nrows]):
             axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: dict, *, title: str, metrics: Sequence[str] = ("accuracy", "loss")):
+    """Accuracy and loss per epoch for several models: training solid, validation dashed.
+
+    ``histories`` maps a model's label to its history dict (Keras ``History.history``
+    or :attr:`mnistlib.training.TrainResult.history`). Returns the figure.
+    Introduced in chapter 04 (``04_mlp``).
+    """
+    import matplotlib.pyplot as plt
+
+    if not histories:
+        raise ValueError("training_curves: no histories to plot")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes[0], metrics):
+        for i, (label, h) in enumerate(histories.items()):
+            if metric not in h:
+                raise KeyError(f"training_curves: history of {label!r} has no {metric!r}")
+            epochs = np.arange(1, len(h[metric]) + 1)
+            c = colours[i % len(colours)]
+            ax.plot(epochs, h[metric], color=c, marker="o", markersize=3, label=f"{label} (train)")
+            if f"val_{metric}" in h:
+                ax.plot(epochs, h[f"val_{metric}"], color=c, linestyle="--", marker="s", markersize=3,
+                        label=f"{label} (validation)")
+        ax.set(title=metric.replace("_", " ").capitalize(), xlabel="epoch", ylabel=metric.replace("_", " "))
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0, 0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

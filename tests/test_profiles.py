@@ -33,7 +33,7 @@ def test_reductions():
     assert full.samples(60_000) == 60_000 and full.epochs(30) == 30 and full.eval_samples(10_000) == 10_000
     assert not full.is_reduced and smoke.is_reduced and quick.is_reduced
     assert smoke.samples(60_000) < quick.samples(60_000) <= 60_000
-    assert smoke.epochs(30) == 1 and 1 <= quick.epochs(30) < 30
+    assert smoke.epochs(30) == 2 and 1 <= quick.epochs(30) < 30
     assert quick.samples(500) == 500 and smoke.epochs(1) == 1  # never more than the full run
 
 
@@ -55,5 +55,5 @@ def test_chapter_overrides_come_from_one_table():
 
 
 def test_describe_names_the_scale():
-    assert "at most 1 epochs" in get_profile(name="smoke").describe()
+    assert "at most 2 epochs" in get_profile(name="smoke").describe()
     assert "the seeds' full settings" in get_profile(name="full").describe()

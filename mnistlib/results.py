@@ -1,0 +1,82 @@
+"""The results ledger: one row per model trained in the book.
+
+Introduced in chapter 03 (``03_linear_models``). Every chapter records its
+models here; chapter 10 reads the whole table. The ledger is a CSV file in the
+profile's artifacts folder; recording a model that a chapter already recorded
+replaces that row, so re-running a chapter never duplicates rows. Writes are
+atomic.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from .idx import atomic_write_bytes
+from .training import TrainResult, artifacts_dir
+
+__all__ = ["COLUMNS", "ledger_path", "record", "record_result", "load_ledger"]
+
+COLUMNS = ["chapter", "model", "profile", "params", "train_accuracy", "val_accuracy", "test_accuracy",
+           "epochs", "train_seconds", "seconds_per_epoch", "images_per_second", "n_train", "data", "backend",
+           "recorded_at"]
+_KEY = ["profile", "chapter", "model"]
+
+
+def ledger_path(profile: str) -> Path:
+    """Where the ledger of ``profile`` lives. Introduced in chapter 03 (``03_linear_models``)."""
+    return artifacts_dir(profile) / "ledger.csv"
+
+
+def load_ledger(profile: str) -> pd.DataFrame:
+    """The ledger of ``profile`` as a DataFrame (empty, with the columns, if nothing was recorded).
+
+    Introduced in chapter 03 (``03_linear_models``).
+    """
+    path = ledger_path(profile)
+    if not path.is_file():
+        return pd.DataFrame(columns=COLUMNS)
+    text = {c: "string" for c in ("chapter", "model", "profile", "data", "backend", "recorded_at")}
+    return pd.read_csv(path, dtype=text)
+
+
+def record(*, chapter: str, model: str, profile: str, **fields) -> pd.DataFrame:
+    """Add or replace the row of (``profile``, ``chapter``, ``model``); return the updated ledger.
+
+    Unknown field names are an error, so a typo cannot create a column.
+    Introduced in chapter 03 (``03_linear_models``).
+    """
+    unknown = set(fields) - set(COLUMNS)
+    if unknown:
+        raise ValueError(f"record: unknown ledger fields {sorted(unknown)}; known: {', '.join(COLUMNS)}")
+    row = {c: None for c in COLUMNS}
+    row.update(fields, chapter=chapter, model=model, profile=profile,
+               recorded_at=fields.get("recorded_at") or time.strftime("%Y-%m-%d %H:%M:%S"))
+    ledger = load_ledger(profile)
+    same = (ledger["profile"] == profile) & (ledger["chapter"] == chapter) & (ledger["model"] == model)
+    new = pd.DataFrame([row], columns=COLUMNS)
+    ledger = new if ledger.empty else pd.concat([ledger[~same], new], ignore_index=True)
+    buf = io.StringIO()
+    ledger.to_csv(buf, index=False)
+    atomic_write_bytes(ledger_path(profile), buf.getvalue().encode())
+    return ledger
+
+
+def record_result(result: TrainResult, *, chapter: str, profile: str, test_accuracy: float,
+                  data: str, name: str | None = None) -> pd.DataFrame:
+    """Record a trained Keras model from its :class:`TrainResult` and its single test evaluation.
+
+    Introduced in chapter 03 (``03_linear_models``).
+    """
+    h = result.history
+    return record(
+        chapter=chapter, model=name or result.model.name, profile=profile,
+        params=int(result.model.count_params()),
+        train_accuracy=h["accuracy"][-1], val_accuracy=h.get("val_accuracy", [None])[-1],
+        test_accuracy=float(test_accuracy), epochs=result.epochs, train_seconds=round(result.train_seconds, 2),
+        seconds_per_epoch=round(result.seconds_per_epoch, 3), images_per_second=round(result.images_per_second),
+        n_train=result.info.get("n_train"), data=data, backend=result.info.get("backend"),
+    )

@@ -1,0 +1,270 @@
+"""Training helpers: seeded, timed fits and a load-or-train cache.
+
+Introduced in chapter 03 (``03_linear_models``). ``fit`` wraps ``model.fit``
+with the callbacks the chapters need and records seconds per epoch and images
+per second with the history. ``train_or_load`` trains a model once per exact
+configuration and profile and keeps it, with its history, under
+``artifacts/<profile>/``, so later chapters reuse models instead of retraining.
+Everything written is written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+
+from .idx import atomic_write_bytes
+
+__all__ = [
+    "ARTIFACTS_ENV",
+    "artifacts_dir",
+    "EpochTimer",
+    "StopAtAccuracy",
+    "TrainResult",
+    "fit",
+    "train_or_load",
+    "save_model_atomic",
+    "config_key",
+]
+
+ARTIFACTS_ENV = "MNISTBOOK_ARTIFACTS"
+
+
+def artifacts_dir(profile: str) -> Path:
+    """Folder for one profile's trained models, histories and ledger.
+
+    ``$MNISTBOOK_ARTIFACTS/<profile>`` if set, else ``artifacts/<profile>`` in the
+    book's root (the folder holding ``_toc.yml``, searched upwards from the
+    working directory). Git ignores it. Introduced in chapter 03 (``03_linear_models``).
+    """
+    env = os.environ.get(ARTIFACTS_ENV, "").strip()
+    if env:
+        return Path(env).expanduser() / profile
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").is_file():
+            return folder / "artifacts" / profile
+    return here / "artifacts" / profile
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``seconds`` and ``images_per_second`` to each epoch's logs.
+
+    Introduced in chapter 03 (``03_linear_models``).
+    """
+
+    def __init__(self, n_samples: int):
+        super().__init__()
+        self.n_samples = n_samples
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        if logs is not None:
+            logs["seconds"] = seconds
+            logs["images_per_second"] = self.n_samples / seconds
+
+
+class StopAtAccuracy(keras.callbacks.Callback):
+    """Stops training once a *validation* accuracy reaches ``target``.
+
+    Refuses to watch anything but a validation metric: stopping on the test
+    set would make the test score meaningless. Introduced in chapter 03.
+    """
+
+    def __init__(self, target: float, monitor: str = "val_accuracy"):
+        super().__init__()
+        if not monitor.startswith("val_"):
+            raise ValueError(f"StopAtAccuracy watches validation metrics only (val_...), not {monitor!r}")
+        if not 0 < target <= 1:
+            raise ValueError(f"StopAtAccuracy: target must be in (0, 1], got {target}")
+        self.target, self.monitor = target, monitor
+        self.stopped_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise KeyError(f"StopAtAccuracy: {self.monitor!r} is not in the logs; pass validation data to fit")
+        if value >= self.target:
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True
+
+
+@dataclass
+class TrainResult:
+    """A trained model, its per-epoch history and how it was obtained.
+
+    Introduced in chapter 03 (``03_linear_models``).
+    """
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    loaded: bool = False
+    path: Path | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history.get("loss", []))
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Median seconds per epoch; the first epoch (tracing, warm-up) is excluded when there are more."""
+        s = self.history.get("seconds", [])
+        s = s[1:] if len(s) > 1 else s
+        return float(np.median(s)) if s else float("nan")
+
+    @property
+    def images_per_second(self) -> float:
+        s = self.history.get("images_per_second", [])
+        s = s[1:] if len(s) > 1 else s
+        return float(np.median(s)) if s else float("nan")
+
+    @property
+    def train_seconds(self) -> float:
+        return float(sum(self.history.get("seconds", [])))
+
+
+def fit(
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
+    epochs: int,
+    batch_size: int = 128,
+    seed: int = 42,
+    csv_log: str | os.PathLike | None = None,
+    reduce_lr: bool = False,
+    early_stopping: int | None = None,
+    target_accuracy: float | None = None,
+    callbacks: list | None = None,
+    verbose: int | str = 0,
+) -> TrainResult:
+    """Fit ``model`` with seeding, timing and the chapters' callbacks; return a :class:`TrainResult`.
+
+    ``reduce_lr`` halves the learning rate when validation loss stalls for 2
+    epochs; ``early_stopping`` stops after that many epochs without validation
+    improvement and restores the best weights; ``target_accuracy`` stops at a
+    validation accuracy (:class:`StopAtAccuracy`); ``csv_log`` writes a CSV row
+    per epoch. ``seed`` seeds shuffling and dropout; the initial weights were
+    drawn when the model was built, so seed before building too (as
+    :func:`train_or_load` does). Introduced in chapter 03 (``03_linear_models``).
+    """
+    keras.utils.set_random_seed(seed)
+    cbs = [EpochTimer(len(x))] + list(callbacks or [])
+    needs_val = reduce_lr or early_stopping or target_accuracy
+    if needs_val and validation_data is None:
+        raise ValueError("fit: reduce_lr, early_stopping and target_accuracy need validation_data")
+    if csv_log is not None:
+        Path(csv_log).parent.mkdir(parents=True, exist_ok=True)
+        cbs.append(keras.callbacks.CSVLogger(str(csv_log)))
+    if reduce_lr:
+        cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, min_lr=1e-5))
+    if early_stopping:
+        cbs.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=early_stopping,
+                                                 restore_best_weights=True))
+    if target_accuracy is not None:
+        cbs.append(StopAtAccuracy(target_accuracy))
+    hist = model.fit(x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
+                     shuffle=True, callbacks=cbs, verbose=verbose)
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    return TrainResult(model, history)
+
+
+def config_key(**parts: Any) -> str:
+    """A short stable hash of a training configuration (JSON of ``parts``, sorted keys).
+
+    Introduced in chapter 03 (``03_linear_models``).
+    """
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _fingerprint(*arrays: np.ndarray) -> str:
+    h = hashlib.md5()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()[:12]
+
+
+def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
+    """Save ``model`` as a ``.keras`` file so that the file is complete or absent, never half-written.
+
+    Introduced in chapter 03 (``03_linear_models``).
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"save_model_atomic: {path} must end in .keras")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part.keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def train_or_load(
+    name: str,
+    build_fn: Callable[[], keras.Model],
+    *,
+    config: dict[str, Any],
+    profile: str,
+    chapter: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    validation_data: tuple[np.ndarray, np.ndarray],
+    epochs: int,
+    batch_size: int = 128,
+    seed: int = 42,
+    retrain: bool = False,
+    **fit_kwargs: Any,
+) -> TrainResult:
+    """Train ``build_fn()`` once per exact configuration in this profile, or load it if already trained.
+
+    The cache key covers ``name``, ``config`` (the builder's settings: say
+    everything that changes the model), epochs, batch size, seed, the training
+    and validation data (a fingerprint of their bytes), the Keras version and
+    backend, and the fit options. The model (``.keras``) and its history
+    (``.json``) live side by side under ``artifacts/<profile>/<chapter>/``.
+    Introduced in chapter 03 (``03_linear_models``).
+    """
+    x_val, y_val = validation_data
+    key = config_key(name=name, config=config, epochs=epochs, batch_size=batch_size, seed=seed,
+                     data=_fingerprint(x, y, x_val, y_val), keras=keras.__version__,
+                     backend=keras.backend.backend(), fit=fit_kwargs)
+    folder = artifacts_dir(profile) / chapter
+    model_path = folder / f"{name}-{key}.keras"
+    history_path = model_path.with_suffix(".json")
+    if not retrain and model_path.is_file() and history_path.is_file():
+        record = json.loads(history_path.read_text())
+        model = keras.saving.load_model(model_path)
+        return TrainResult(model, record["history"], loaded=True, path=model_path, info=record["info"])
+    keras.utils.set_random_seed(seed)  # before building: the initial weights depend on it
+    result = fit(build_fn(), x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
+                 seed=seed, csv_log=folder / f"{name}-{key}.csv", **fit_kwargs)
+    info = {"name": name, "config": config, "epochs_requested": epochs, "batch_size": batch_size, "seed": seed,
+            "n_train": int(len(x)), "n_val": int(len(x_val)), "keras": keras.__version__,
+            "backend": keras.backend.backend(), "key": key, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    save_model_atomic(result.model, model_path)
+    # The history is written after the model: a history file always has its model beside it.
+    atomic_write_bytes(history_path, json.dumps({"history": result.history, "info": info}, indent=1).encode())
+    result.path, result.info = model_path, info
+    return result

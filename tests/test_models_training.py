@@ -1,0 +1,175 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from mnistlib import models, plots, results, training
+
+
+@pytest.mark.parametrize("name,config,params", [
+    ("softmax_regression", {}, 7_850),
+    ("mlp_256", {}, 203_530),  # the seed's count
+    ("mlp_sigmoid_100", {}, 79_510),
+    ("deep_mlp", {}, 244_522),
+    ("deep_mlp", {"dropout": 0.3}, 244_522),
+])
+def test_builders_parameter_counts_and_shapes(name, config, params):
+    model = models.build(name, **config)
+    assert model.count_params() == params
+    assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
+    out = model.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.optimizer is not None and model.loss == "sparse_categorical_crossentropy"
+
+
+def test_build_errors():
+    with pytest.raises(KeyError, match="no model builder named 'lenet'"):
+        models.build("lenet")
+    with pytest.raises(ValueError, match="dropout must be in"):
+        models.deep_mlp(dropout=1.0)
+
+
+def test_compile_classifier_learning_rate():
+    model = models.mlp_256(learning_rate=0.01)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(0.01)
+
+
+@pytest.fixture
+def tiny():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 20)
+    x = rng.random((200, 28, 28, 1)).astype(np.float32) * 0.2
+    for c in range(10):  # a learnable signal: class c lights up row 2c
+        x[y == c, 2 * c, :, 0] = 1.0
+    return x, y
+
+
+@pytest.fixture
+def artifacts(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNISTBOOK_ARTIFACTS", str(tmp_path))
+    return tmp_path
+
+
+def test_fit_records_timing(tiny):
+    x, y = tiny
+    r = training.fit(models.softmax_regression(), x, y, validation_data=(x, y), epochs=2, batch_size=50)
+    assert r.epochs == 2 and len(r.history["seconds"]) == 2
+    assert all(s > 0 for s in r.history["seconds"]) and r.images_per_second > 0
+    assert r.history["images_per_second"][1] == pytest.approx(200 / r.history["seconds"][1])
+
+
+def test_stop_at_accuracy_watches_validation_only(tiny):
+    x, y = tiny
+    with pytest.raises(ValueError, match="validation metrics only"):
+        training.StopAtAccuracy(0.9, monitor="accuracy")
+    with pytest.raises(ValueError, match="validation metrics only"):
+        training.StopAtAccuracy(0.9, monitor="test_accuracy")
+    # Validation data the model cannot fit (labels shuffled) never reaches the target; the real ones do.
+    y_wrong = np.roll(y, 7)
+    r = training.fit(models.softmax_regression(learning_rate=0.05), x, y, validation_data=(x, y_wrong),
+                     epochs=4, batch_size=50, target_accuracy=0.9)
+    assert r.epochs == 4
+    r = training.fit(models.softmax_regression(learning_rate=0.05), x, y, validation_data=(x, y),
+                     epochs=30, batch_size=50, target_accuracy=0.9)
+    assert r.epochs < 30 and r.history["val_accuracy"][-1] >= 0.9
+    assert all(v < 0.9 for v in r.history["val_accuracy"][:-1])
+
+
+def test_fit_needs_validation_for_validation_callbacks(tiny):
+    x, y = tiny
+    with pytest.raises(ValueError, match="need validation_data"):
+        training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=1, early_stopping=2)
+
+
+def test_fit_is_reproducible(tiny):
+    x, y = tiny
+    runs = []
+    for _ in range(2):
+        keras.utils.set_random_seed(3)
+        runs.append(training.fit(models.deep_mlp(dropout=0.3), x, y, validation_data=(x, y), epochs=2, seed=3))
+    assert runs[0].history["val_loss"] == runs[1].history["val_loss"]
+
+
+def test_train_or_load_trains_once(tiny, artifacts):
+    x, y = tiny
+    calls = []
+
+    def build():
+        calls.append(1)
+        return models.softmax_regression()
+
+    kw = dict(config={"optimizer": "adam"}, profile="smoke", chapter="03_linear_models", x=x, y=y,
+              validation_data=(x, y), epochs=2, batch_size=50)
+    first = training.train_or_load("softmax", build, **kw)
+    second = training.train_or_load("softmax", build, **kw)
+    assert calls == [1] and not first.loaded and second.loaded
+    assert second.path == first.path and second.path.parent == artifacts / "smoke" / "03_linear_models"
+    assert second.history == first.history and second.info["n_train"] == 200
+    np.testing.assert_array_equal(first.model.predict(x[:5], verbose=0), second.model.predict(x[:5], verbose=0))
+    # Another configuration, other data, or another profile means another model.
+    third = training.train_or_load("softmax", build, **{**kw, "epochs": 3})
+    fourth = training.train_or_load("softmax", build, **{**kw, "x": x[::-1].copy()})
+    fifth = training.train_or_load("softmax", build, **{**kw, "profile": "quick"})
+    assert calls == [1] * 4 and len({first.path, third.path, fourth.path, fifth.path}) == 4
+    leftovers = [p.name for p in artifacts.rglob("*") if ".part" in p.name]
+    assert not leftovers
+
+
+def test_save_model_atomic_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    path = training.save_model_atomic(models.softmax_regression(), tmp_path / "m.keras")
+    before = path.read_bytes()
+    model = models.mlp_256()
+    monkeypatch.setattr(model, "save", lambda p: (open(p, "wb").write(b"half"), (_ for _ in ()).throw(OSError("killed"))))
+    with pytest.raises(OSError, match="killed"):
+        training.save_model_atomic(model, path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
+    with pytest.raises(ValueError, match="must end in .keras"):
+        training.save_model_atomic(model, tmp_path / "m.h5")
+
+
+def test_artifacts_dir_finds_the_book_root(tmp_path, monkeypatch):
+    monkeypatch.delenv("MNISTBOOK_ARTIFACTS", raising=False)
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    (tmp_path / "chapters").mkdir()
+    monkeypatch.chdir(tmp_path / "chapters")
+    assert training.artifacts_dir("quick") == tmp_path / "artifacts" / "quick"
+
+
+def test_ledger_replaces_rows_and_round_trips(artifacts):
+    assert results.load_ledger("smoke").empty and list(results.load_ledger("smoke").columns) == results.COLUMNS
+    results.record(chapter="03", model="a", profile="smoke", test_accuracy=0.5, params=10)
+    results.record(chapter="03", model="b", profile="smoke", test_accuracy=0.6)
+    results.record(chapter="04", model="a", profile="smoke", test_accuracy=0.7)
+    ledger = results.record(chapter="03", model="a", profile="smoke", test_accuracy=0.9, params=10)
+    assert len(ledger) == 3
+    back = results.load_ledger("smoke")
+    row = back.query("chapter == '03' and model == 'a'")
+    assert len(row) == 1 and row["test_accuracy"].item() == 0.9 and row["params"].item() == 10
+    assert results.load_ledger("quick").empty  # profiles never mix
+    with pytest.raises(ValueError, match="unknown ledger fields \\['test_acc'\\]"):
+        results.record(chapter="03", model="a", profile="smoke", test_acc=0.9)
+
+
+def test_record_result(tiny, artifacts):
+    x, y = tiny
+    r = training.train_or_load("softmax", models.softmax_regression, config={}, profile="smoke", chapter="03",
+                               x=x, y=y, validation_data=(x, y), epochs=2, batch_size=50)
+    ledger = results.record_result(r, chapter="03", profile="smoke", test_accuracy=0.5, data="test data")
+    row = ledger.iloc[0]
+    assert row["model"] == "softmax_regression" and row["params"] == 7850 and row["epochs"] == 2
+    assert row["n_train"] == 200 and row["backend"] == keras.backend.backend() and row["data"] == "test data"
+
+
+def test_training_curves():
+    import matplotlib
+    matplotlib.use("Agg")
+    h = {"accuracy": [0.5, 0.7], "val_accuracy": [0.4, 0.6], "loss": [1.0, 0.5], "val_loss": [1.2, 0.8]}
+    fig = plots.training_curves({"a": h, "b": h}, title="Curves")
+    assert fig._suptitle.get_text() == "Curves" and len(fig.axes) == 2
+    assert fig.axes[0].get_xlabel() == "epoch" and len(fig.axes[0].lines) == 4
+    with pytest.raises(KeyError, match="has no 'accuracy'"):
+        plots.training_curves({"a": {"loss": [1]}}, title="x")
+    with pytest.raises(ValueError, match="no histories"):
+        plots.training_curves({}, title="x")
