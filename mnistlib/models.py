@@ -65,15 +65,19 @@ def softmax_regression(optimizer="adam", learning_rate: float | None = None) -> 
     return compile_classifier(keras.Model(inputs, outputs, name="softmax_regression"), optimizer, learning_rate)
 
 
+def _one_hidden_layer(units: int, activation: str, name: str, optimizer, learning_rate) -> keras.Model:
+    inputs, x = _inputs(normalise=False)
+    x = layers.Dense(units, activation=activation, name="hidden")(x)
+    outputs = layers.Dense(10, activation="softmax", name="softmax")(x)
+    return compile_classifier(keras.Model(inputs, outputs, name=name), optimizer, learning_rate)
+
+
 def mlp_256(optimizer="rmsprop", learning_rate: float | None = None) -> keras.Model:
     """The seed's 784-256-10 MLP with ReLU, trained with RMSprop (203,530 parameters).
 
     Introduced in chapter 04 (``04_mlp``).
     """
-    inputs, x = _inputs(normalise=False)
-    x = layers.Dense(256, activation="relu", name="hidden")(x)
-    outputs = layers.Dense(10, activation="softmax", name="softmax")(x)
-    return compile_classifier(keras.Model(inputs, outputs, name="mlp_256"), optimizer, learning_rate)
+    return _one_hidden_layer(256, "relu", "mlp_256", optimizer, learning_rate)
 
 
 def mlp_sigmoid_100(optimizer="rmsprop", learning_rate: float | None = None) -> keras.Model:
@@ -81,10 +85,7 @@ def mlp_sigmoid_100(optimizer="rmsprop", learning_rate: float | None = None) -> 
 
     Introduced in chapter 04 (``04_mlp``).
     """
-    inputs, x = _inputs(normalise=False)
-    x = layers.Dense(100, activation="sigmoid", name="hidden")(x)
-    outputs = layers.Dense(10, activation="softmax", name="softmax")(x)
-    return compile_classifier(keras.Model(inputs, outputs, name="mlp_sigmoid_100"), optimizer, learning_rate)
+    return _one_hidden_layer(100, "sigmoid", "mlp_sigmoid_100", optimizer, learning_rate)
 
 
 def deep_mlp(dropout: float = 0.0, optimizer="adam", learning_rate: float | None = None) -> keras.Model:
