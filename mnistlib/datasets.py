@@ -56,6 +56,8 @@ __all__ = [
     "as_float",
     "stratified_indices",
     "train_val_split",
+    "ExperimentData",
+    "experiment_data",
     "provenance_report",
 ]
 
@@ -224,7 +226,7 @@ def locate(name: str, root: str | os.PathLike | None = None) -> Path | None:
     return None
 
 
-_VERIFIED: dict[tuple, tuple[FileCheck, bytes | None]] = {}
+_VERIFIED: dict[tuple, FileCheck] = {}
 
 
 def _classify(entry: DataFile, raw: bytes, path: Path) -> tuple[FileCheck, bytes | None]:
@@ -264,9 +266,9 @@ def _load_verified(entry: DataFile, path: Path) -> tuple[FileCheck, bytes]:
     raw = path.read_bytes()
     cached = _VERIFIED.get(key)
     if cached is not None:
-        return cached[0], raw
+        return cached, raw
     check, payload = _classify(entry, raw, path)
-    _VERIFIED[key] = (check, None)
+    _VERIFIED[key] = check
     return check, payload if payload is not None else raw
 
 
@@ -382,6 +384,11 @@ class DigitSet:
         if self.standin:
             return "QMNIST stand-in"
         return "verified" if self.verified else "UNVERIFIED"
+
+    @property
+    def label(self) -> str:
+        """The dataset and its status in a few words, for tables: e.g. ``MNIST (verified)``."""
+        return f"{self.name.split()[0]} ({self.status})"
 
     @property
     def provenance(self) -> str:
@@ -526,6 +533,49 @@ def train_val_split(
     mask = np.ones(len(labels), dtype=bool)
     mask[val] = False
     return (images[mask], labels[mask]), (images[val], labels[val])
+
+
+@dataclass(frozen=True, eq=False)
+class ExperimentData:
+    """The three splits a modelling chapter works with, as uint8 images and int labels.
+
+    ``x_train``/``y_train`` is the training part, reduced by the profile;
+    ``x_val``/``y_val`` the held-out validation part; ``x_test``/``y_test`` the
+    test set, to be scored once per finished model. ``label`` is what the
+    results ledger records as the data; ``provenance`` the full record.
+    Introduced in chapter 03 (``03_linear_models``).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    label: str
+    provenance: str
+
+    def describe(self) -> str:
+        return (f"training on {len(self.y_train):,} digits, validating on {len(self.y_val):,}, "
+                f"testing on {len(self.y_test):,}")
+
+
+def experiment_data(profile, dataset: str = "mnist", val_fraction: float = 0.2, seed: int = 42) -> ExperimentData:
+    """Load ``dataset``, hold out a stratified validation split, and reduce the training part by ``profile``.
+
+    The split is the same in every chapter and profile (same seed); the profile
+    only decides how many of the remaining training digits are used, drawn
+    stratified by class. Introduced in chapter 03 (``03_linear_models``).
+    """
+    loaders = {"mnist": load_mnist, "qmnist": load_qmnist}
+    if dataset not in loaders:
+        raise ValueError(f"experiment_data: dataset must be one of {', '.join(loaders)}, not {dataset!r}")
+    train, test = loaders[dataset]("train"), loaders[dataset]("test")
+    (x_train, y_train), (x_val, y_val) = train_val_split(*train, val_fraction=val_fraction, seed=seed)
+    keep = stratified_indices(y_train, profile.samples(len(y_train)), seed=seed)
+    label = train.label if train.status == test.status else f"{train.label}, test {test.status}"
+    return ExperimentData(x_train[keep], y_train[keep], x_val, y_val, test.images, test.labels, label,
+                          train.provenance + "\n" + test.provenance)
 
 
 def provenance_report(names: Iterable[str] | None = None, root=None) -> str:

@@ -302,3 +302,19 @@ def test_train_val_split():
         train_val_split(images, labels, val_fraction=1.5)
     with pytest.raises(ValueError, match="1000 images but 3 labels"):
         train_val_split(images, labels[:3])
+
+
+def test_experiment_data(data_root):
+    from mnistlib.profiles import get_profile
+
+    smoke = datasets.experiment_data(get_profile(name="smoke"))
+    full = datasets.experiment_data(get_profile(name="full"))
+    assert len(full.y_train) == 48_000 and len(full.y_val) == 12_000 and len(full.y_test) == 10_000
+    assert len(smoke.y_train) == get_profile(name="smoke").samples(48_000)
+    np.testing.assert_array_equal(smoke.y_val, full.y_val)  # one validation split for every profile
+    assert set(np.unique(smoke.y_train)) == set(range(10))
+    assert full.x_train.dtype == np.uint8 and full.x_train.shape[1:] == (28, 28)
+    assert full.label == "MNIST (verified)" and "MNIST test" in full.provenance
+    assert "training on 48,000 digits" in full.describe()
+    with pytest.raises(ValueError, match="dataset must be one of mnist, qmnist"):
+        datasets.experiment_data(get_profile(name="smoke"), dataset="emnist")
