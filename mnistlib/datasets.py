@@ -561,11 +561,14 @@ class ExperimentData:
 
 
 def experiment_data(profile, dataset: str = "mnist", val_fraction: float = 0.2, seed: int = 42) -> ExperimentData:
-    """Load ``dataset``, hold out a stratified validation split, and reduce the training part by ``profile``.
+    """Load ``dataset``, hold out a stratified validation split, and reduce the parts by ``profile``.
 
     The split is the same in every chapter and profile (same seed); the profile
-    only decides how many of the remaining training digits are used, drawn
-    stratified by class. Introduced in chapter 03 (``03_linear_models``).
+    only decides how many of the remaining training digits are used
+    (``profile.samples``) and, where it caps evaluation (``profile.eval_samples``,
+    the smoke profile only), how many validation and test digits are scored;
+    every reduction is drawn stratified by class. Introduced in chapter 03
+    (``03_linear_models``).
     """
     loaders = {"mnist": load_mnist, "qmnist": load_qmnist}
     if dataset not in loaders:
@@ -573,9 +576,11 @@ def experiment_data(profile, dataset: str = "mnist", val_fraction: float = 0.2, 
     train, test = loaders[dataset]("train"), loaders[dataset]("test")
     (x_train, y_train), (x_val, y_val) = train_val_split(*train, val_fraction=val_fraction, seed=seed)
     keep = stratified_indices(y_train, profile.samples(len(y_train)), seed=seed)
+    keep_val = stratified_indices(y_val, profile.eval_samples(len(y_val)), seed=seed)
+    keep_test = stratified_indices(test.labels, profile.eval_samples(len(test.labels)), seed=seed)
     label = train.label if train.status == test.status else f"{train.label}, test {test.status}"
-    return ExperimentData(x_train[keep], y_train[keep], x_val, y_val, test.images, test.labels, label,
-                          train.provenance + "\n" + test.provenance)
+    return ExperimentData(x_train[keep], y_train[keep], x_val[keep_val], y_val[keep_val], test.images[keep_test],
+                          test.labels[keep_test], label, train.provenance + "\n" + test.provenance)
 
 
 def provenance_report(names: Iterable[str] | None = None, root=None) -> str:

@@ -23,6 +23,12 @@ __all__ = [
     "mlp_256",
     "mlp_sigmoid_100",
     "deep_mlp",
+    "augmentation",
+    "RandomShear",
+    "simple_cnn",
+    "vgg_like",
+    "bn_cnn",
+    "standard_cnn",
     "BUILDERS",
     "build",
 ]
@@ -105,12 +111,168 @@ def deep_mlp(dropout: float = 0.0, optimizer="adam", learning_rate: float | None
     return compile_classifier(keras.Model(inputs, outputs, name=name), optimizer, learning_rate)
 
 
+@keras.saving.register_keras_serializable(package="mnistlib")
+class RandomShear(layers.RandomShear):
+    """``keras.layers.RandomShear`` that can be loaded back from a saved model.
+
+    Keras 3 saves the shear factors as the ranges ``[-f, f]``, which its own
+    constructor then rejects; this subclass accepts what it saved. Introduced in
+    chapter 06 (``06_augmentation``).
+    """
+
+    def __init__(self, x_factor=0.0, y_factor=0.0, **kwargs):
+        super().__init__(self._unrange(x_factor), self._unrange(y_factor), **kwargs)
+
+    @staticmethod
+    def _unrange(factor):
+        symmetric = isinstance(factor, (list, tuple)) and len(factor) == 2 and float(factor[0]) == -float(factor[1])
+        return abs(float(factor[1])) if symmetric else factor
+
+
+def augmentation(shift: float = 0.1, rotation: float = 10.0, zoom: float = 0.1, shear: float = 0.0,
+                 seed: int | None = None) -> keras.Sequential:
+    """Random shifts, rotations, zooms and shears as Keras preprocessing layers.
+
+    ``shift`` and ``zoom`` are fractions of the image size (0.1 of 28 pixels is
+    up to about 3 pixels), ``rotation`` is in degrees, ``shear`` a factor
+    (0 leaves it out). Empty space is filled with background (0), never
+    reflected. The layers change images only when called with
+    ``training=True`` (inside ``fit``); at inference they pass images through,
+    so validation and test digits are never augmented.
+    Introduced in chapter 06 (``06_augmentation``).
+    """
+    for arg, value in (("shift", shift), ("rotation", rotation), ("zoom", zoom), ("shear", shear)):
+        if not 0.0 <= value or (arg != "rotation" and value >= 1.0) or (arg == "rotation" and value > 180):
+            raise ValueError(f"augmentation: {arg}={value!r} is out of range")
+    fill = {"fill_mode": "constant", "fill_value": 0.0}
+    steps = []
+    if rotation:
+        steps.append(layers.RandomRotation(rotation / 360.0, seed=seed, name="rotate", **fill))
+    if zoom:
+        steps.append(layers.RandomZoom(zoom, seed=seed, name="zoom", **fill))
+    if shear:
+        steps.append(RandomShear(shear, shear, seed=seed, name="shear", **fill))
+    if shift:
+        steps.append(layers.RandomTranslation(shift, shift, seed=seed, name="shift", **fill))
+    if not steps:
+        raise ValueError("augmentation: every transformation is switched off")
+    return keras.Sequential([keras.Input(shape=INPUT_SHAPE, name="augmentation_input"), *steps], name="augmentation")
+
+
+def _image_inputs(augment: dict | None):
+    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
+    x = augmentation(**augment)(inputs) if augment else inputs
+    return inputs, x
+
+
+#: Momentum of the batch-normalisation running averages. Keras's default, 0.99, needs several hundred
+#: steps before inference-mode statistics are usable; 0.9 needs a few dozen, so short runs validate sensibly.
+BN_MOMENTUM = 0.9
+
+
+def _conv(x, filters: int, size: int, name: str, *, strides: int = 1, padding: str = "same", batch_norm: bool = False):
+    """Convolution, then batch normalisation if asked, then ReLU (the order of Ioffe and Szegedy)."""
+    if not batch_norm:
+        return layers.Conv2D(filters, size, strides=strides, padding=padding, activation="relu", name=name)(x)
+    x = layers.Conv2D(filters, size, strides=strides, padding=padding, name=name)(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def _dense(x, units: int, name: str, *, batch_norm: bool = False, dropout: float = 0.0):
+    if batch_norm:
+        x = layers.Dense(units, name=name)(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+        x = layers.Activation("relu", name=f"{name}_relu")(x)
+    else:
+        x = layers.Dense(units, activation="relu", name=name)(x)
+    return layers.Dropout(dropout, name=f"{name}_dropout")(x) if dropout else x
+
+
+def _classifier(inputs, x, name: str, optimizer, learning_rate) -> keras.Model:
+    outputs = layers.Dense(10, activation="softmax", name="softmax")(x)
+    return compile_classifier(keras.Model(inputs, outputs, name=name), optimizer, learning_rate)
+
+
+def simple_cnn(optimizer="rmsprop", learning_rate: float | None = None, augment: dict | None = None) -> keras.Model:
+    """conv32-pool-conv64-pool-conv64, dense 128, softmax; 3x3 valid convolutions (130,890 parameters).
+
+    ``augment``: keyword arguments of :func:`augmentation`, or ``None``.
+    Introduced in chapter 05 (``05_cnn``).
+    """
+    inputs, x = _image_inputs(augment)
+    x = _conv(x, 32, 3, "conv1", padding="valid")
+    x = layers.MaxPooling2D(name="pool1")(x)
+    x = _conv(x, 64, 3, "conv2", padding="valid")
+    x = layers.MaxPooling2D(name="pool2")(x)
+    x = _conv(x, 64, 3, "conv3", padding="valid")
+    x = _dense(layers.Flatten(name="flatten")(x), 128, "dense")
+    return _classifier(inputs, x, "simple_cnn", optimizer, learning_rate)
+
+
+def vgg_like(batch_norm: bool = False, optimizer="adam", learning_rate: float | None = None,
+             augment: dict | None = None) -> keras.Model:
+    """3x3 convolutions 10-10-pool-20-20-pool-40-40-pool, dense 400-400 with dropout 0.5/0.6.
+
+    336,940 parameters; with ``batch_norm`` a batch normalisation after every
+    convolution and hidden dense layer, 340,700. Introduced in chapter 05
+    (``05_cnn``); the batch-normalised variant in chapter 07
+    (``07_batch_normalization``).
+    """
+    inputs, x = _image_inputs(augment)
+    for block, filters in enumerate((10, 20, 40), start=1):
+        x = _conv(x, filters, 3, f"conv{block}a", batch_norm=batch_norm)
+        x = _conv(x, filters, 3, f"conv{block}b", batch_norm=batch_norm)
+        x = layers.MaxPooling2D(name=f"pool{block}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = _dense(x, 400, "dense1", batch_norm=batch_norm, dropout=0.5)
+    x = _dense(x, 400, "dense2", batch_norm=batch_norm, dropout=0.6)
+    return _classifier(inputs, x, "vgg_like_bn" if batch_norm else "vgg_like", optimizer, learning_rate)
+
+
+def bn_cnn(optimizer="adam", learning_rate: float | None = None, augment: dict | None = None) -> keras.Model:
+    """Batch-normalised CNN with strided 5x5 convolutions instead of pooling (597,066 parameters).
+
+    Blocks 32-32-32/2 and 64-64-64/2 (3x3, 3x3, then 5x5 with stride 2, each
+    followed by batch normalisation and ReLU, dropout 0.3 after each block),
+    dense 128 with dropout 0.4. Introduced in chapter 06 (``06_augmentation``).
+    """
+    inputs, x = _image_inputs(augment)
+    for block, filters in enumerate((32, 64), start=1):
+        x = _conv(x, filters, 3, f"conv{block}a", batch_norm=True)
+        x = _conv(x, filters, 3, f"conv{block}b", batch_norm=True)
+        x = _conv(x, filters, 5, f"conv{block}s", strides=2, batch_norm=True)
+        x = layers.Dropout(0.3, name=f"block{block}_dropout")(x)
+    x = _dense(layers.Flatten(name="flatten")(x), 128, "dense", dropout=0.4)
+    return _classifier(inputs, x, "bn_cnn", optimizer, learning_rate)
+
+
+def standard_cnn(optimizer="adam", learning_rate: float | None = None, augment: dict | None = None) -> keras.Model:
+    """Three 5x5 convolutions 256-256-128 without pooling, dense 328-192 (35,445,522 parameters).
+
+    The seeds' "standard CNN": big (its weights take about 135 MiB) and slow on
+    a CPU, since every convolution runs at full 28x28 resolution. Introduced in
+    chapter 06 (``06_augmentation``).
+    """
+    inputs, x = _image_inputs(augment)
+    for i, filters in enumerate((256, 256, 128), start=1):
+        x = _conv(x, filters, 5, f"conv{i}")
+    x = layers.Flatten(name="flatten")(x)
+    x = _dense(x, 328, "dense1")
+    x = _dense(x, 192, "dense2")
+    return _classifier(inputs, x, "standard_cnn", optimizer, learning_rate)
+
+
 #: Every builder by name, for the load-or-train cache and the results ledger.
 BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "softmax_regression": softmax_regression,
     "mlp_256": mlp_256,
     "mlp_sigmoid_100": mlp_sigmoid_100,
     "deep_mlp": deep_mlp,
+    "simple_cnn": simple_cnn,
+    "vgg_like": vgg_like,
+    "bn_cnn": bn_cnn,
+    "standard_cnn": standard_cnn,
 }
 
 

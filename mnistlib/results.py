@@ -13,12 +13,13 @@ import io
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .idx import atomic_write_bytes
 from .training import TrainResult, artifacts_dir
 
-__all__ = ["COLUMNS", "ledger_path", "record", "record_result", "load_ledger"]
+__all__ = ["COLUMNS", "ledger_path", "record", "record_result", "evaluate_and_record", "load_ledger"]
 
 COLUMNS = ["chapter", "model", "profile", "params", "train_accuracy", "val_accuracy", "test_accuracy",
            "epochs", "train_seconds", "seconds_per_epoch", "images_per_second", "n_train", "data", "backend",
@@ -80,3 +81,27 @@ def record_result(result: TrainResult, *, chapter: str, profile: str, test_accur
         seconds_per_epoch=round(result.seconds_per_epoch, 3), images_per_second=round(result.images_per_second),
         n_train=result.info.get("n_train"), data=data, backend=result.info.get("backend"),
     )
+
+
+def evaluate_and_record(runs: dict[str, TrainResult], x_test: np.ndarray, y_test: np.ndarray, *, chapter: str,
+                        profile: str, data: str, seed_accuracy: dict[str, float] | None = None,
+                        batch_size: int = 512) -> pd.DataFrame:
+    """Evaluate each finished model once on the test set, record it, and return a comparison table.
+
+    ``runs`` maps ledger names to training results. The table has one row per
+    model: parameters, epochs, last validation accuracy, test accuracy, the
+    seeds' published test accuracy where ``seed_accuracy`` gives it, seconds per
+    epoch and images per second. Introduced in chapter 04 (``04_mlp``).
+    """
+    rows = {}
+    for name, r in runs.items():
+        _, test_accuracy = r.model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0)
+        record_result(r, chapter=chapter, profile=profile, test_accuracy=test_accuracy, data=data, name=name)
+        rows[name] = {"parameters": r.model.count_params(), "epochs": r.epochs,
+                      "validation accuracy": r.history["val_accuracy"][-1], "test accuracy": float(test_accuracy),
+                      "seed test accuracy": (seed_accuracy or {}).get(name, np.nan),
+                      "s/epoch": r.seconds_per_epoch, "images/s": r.images_per_second}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table["parameters"] = table["parameters"].astype(int)
+    table["epochs"] = table["epochs"].astype(int)
+    return table

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -135,6 +136,13 @@ class TrainResult:
     def train_seconds(self) -> float:
         return float(sum(self.history.get("seconds", [])))
 
+    def describe(self) -> str:
+        """One line: loaded or trained, epochs, parameters, speed and the last validation accuracy."""
+        val = self.history.get("val_accuracy")
+        return (f"{'loaded' if self.loaded else 'trained'}: {self.epochs} epochs, "
+                f"{self.model.count_params():,} parameters, {self.seconds_per_epoch:.2f} s/epoch, "
+                f"{self.images_per_second:,.0f} images/s" + (f", validation {val[-1]:.4f}" if val else ""))
+
 
 def fit(
     model: keras.Model,
@@ -201,6 +209,20 @@ def _fingerprint(*arrays: np.ndarray) -> str:
     return h.hexdigest()[:12]
 
 
+def _architecture_fingerprint(model: keras.Model) -> str:
+    """Hash of the model's layers and optimizer settings.
+
+    Leaves out what changes from one build to the next without changing the
+    model: the optimizer's generated name and the object ids Keras writes for
+    shared objects.
+    """
+    optimizer = {k: v for k, v in model.optimizer.get_config().items() if k != "name"} if model.optimizer else None
+    blob = json.dumps({"model": model.get_config(), "optimizer": optimizer, "loss": str(model.loss)},
+                      sort_keys=True, default=str)
+    blob = re.sub(r'"shared_object_id": \d+', "", blob)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
     """Save ``model`` as a ``.keras`` file so that the file is complete or absent, never half-written.
 
@@ -239,16 +261,20 @@ def train_or_load(
 ) -> TrainResult:
     """Train ``build_fn()`` once per exact configuration in this profile, or load it if already trained.
 
-    The cache key covers ``name``, ``config`` (the builder's settings: say
-    everything that changes the model), epochs, batch size, seed, the training
+    The cache key covers ``name``, ``config`` (the builder's settings), the
+    built model's architecture (its JSON: a change to a builder's code retrains),
+    epochs, batch size, seed, the training
     and validation data (a fingerprint of their bytes), the Keras version and
     backend, and the fit options. The model (``.keras``) and its history
     (``.json``) live side by side under ``artifacts/<profile>/<chapter>/``.
     Introduced in chapter 03 (``03_linear_models``).
     """
     x_val, y_val = validation_data
-    key = config_key(name=name, config=config, epochs=epochs, batch_size=batch_size, seed=seed,
-                     data=_fingerprint(x, y, x_val, y_val), keras=keras.__version__,
+    keras.utils.set_random_seed(seed)  # before building: the initial weights depend on it
+    model = build_fn()
+    architecture = _architecture_fingerprint(model)
+    key = config_key(name=name, config=config, architecture=architecture, epochs=epochs, batch_size=batch_size,
+                     seed=seed, data=_fingerprint(x, y, x_val, y_val), keras=keras.__version__,
                      backend=keras.backend.backend(), fit=fit_kwargs)
     folder = artifacts_dir(profile) / chapter
     model_path = folder / f"{name}-{key}.keras"
@@ -257,8 +283,7 @@ def train_or_load(
         record = json.loads(history_path.read_text())
         model = keras.saving.load_model(model_path)
         return TrainResult(model, record["history"], loaded=True, path=model_path, info=record["info"])
-    keras.utils.set_random_seed(seed)  # before building: the initial weights depend on it
-    result = fit(build_fn(), x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
+    result = fit(model, x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
                  seed=seed, csv_log=folder / f"{name}-{key}.csv", **fit_kwargs)
     info = {"name": name, "config": config, "epochs_requested": epochs, "batch_size": batch_size, "seed": seed,
             "n_train": int(len(x)), "n_val": int(len(x_val)), "keras": keras.__version__,

@@ -311,7 +311,11 @@ def test_experiment_data(data_root):
     full = datasets.experiment_data(get_profile(name="full"))
     assert len(full.y_train) == 48_000 and len(full.y_val) == 12_000 and len(full.y_test) == 10_000
     assert len(smoke.y_train) == get_profile(name="smoke").samples(48_000)
-    np.testing.assert_array_equal(smoke.y_val, full.y_val)  # one validation split for every profile
+    # One validation split for every profile; the smoke profile scores a stratified part of it and of the test set.
+    assert len(smoke.y_val) == len(smoke.y_test) == get_profile(name="smoke").eval_samples(12_000) == 500
+    full_val = {x.tobytes() for x in full.x_val}
+    assert all(x.tobytes() in full_val for x in smoke.x_val)
+    assert np.bincount(smoke.y_test, minlength=10).min() >= 0.8 * 500 / 10
     assert set(np.unique(smoke.y_train)) == set(range(10))
     assert full.x_train.dtype == np.uint8 and full.x_train.shape[1:] == (28, 28)
     assert full.label == "MNIST (verified)" and "MNIST test" in full.provenance

@@ -14,6 +14,12 @@ from mnistlib import models, plots, results, training
     ("mlp_sigmoid_100", {}, 79_510),
     ("deep_mlp", {}, 244_522),
     ("deep_mlp", {"dropout": 0.3}, 244_522),
+    ("simple_cnn", {}, 130_890),  # the seeds' counts from here on
+    ("simple_cnn", {"augment": {"shift": 0.1}}, 130_890),  # augmentation adds no parameters
+    ("vgg_like", {}, 336_940),
+    ("vgg_like", {"batch_norm": True}, 340_700),
+    ("bn_cnn", {}, 597_066),
+    ("standard_cnn", {}, 35_445_522),
 ])
 def test_builders_parameter_counts_and_shapes(name, config, params):
     model = models.build(name, **config)
@@ -24,11 +30,58 @@ def test_builders_parameter_counts_and_shapes(name, config, params):
     assert model.optimizer is not None and model.loss == "sparse_categorical_crossentropy"
 
 
+@pytest.mark.parametrize("name", sorted(models.BUILDERS))
+def test_architecture_fingerprint_is_stable(name):
+    """Two builds of the same model hash alike (the cache would miss otherwise); other settings differ."""
+    first, second = models.build(name), models.build(name)
+    assert training._architecture_fingerprint(first) == training._architecture_fingerprint(second)
+    other = models.build(name, learning_rate=0.123)
+    assert training._architecture_fingerprint(other) != training._architecture_fingerprint(first)
+
+
 def test_build_errors():
     with pytest.raises(KeyError, match="no model builder named 'lenet'"):
         models.build("lenet")
     with pytest.raises(ValueError, match="dropout must be in"):
         models.deep_mlp(dropout=1.0)
+
+
+def test_augmentation_only_while_training():
+    """Augmentation layers change images in fit (training=True) and never at inference."""
+    rng = np.random.default_rng(1)
+    x = np.zeros((8, 28, 28, 1), np.float32)
+    x[:, 8:20, 12:16, 0] = 1.0  # a vertical bar: any shift, rotation or zoom moves ink
+    aug = models.augmentation(shift=0.1, rotation=10, zoom=0.1, shear=0.1, seed=3)
+    trained = keras.ops.convert_to_numpy(aug(x, training=True))
+    assert trained.shape == x.shape and not np.allclose(trained, x)
+    assert trained.min() >= -1e-6 and trained.max() <= 1 + 1e-6  # background fill, no reflection artefacts
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(aug(x, training=False)), x)
+    model = models.simple_cnn(augment={"shift": 0.1, "rotation": 10, "zoom": 0.1})
+    batch = rng.random((16, 28, 28, 1)).astype(np.float32)
+    first, second = (model.predict(batch, verbose=0) for _ in range(2))
+    np.testing.assert_array_equal(first, second)
+    inner = keras.Model(model.get_layer("augmentation").output, model.output)  # the same net without augmentation
+    np.testing.assert_allclose(first, inner.predict(batch, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_augmented_model_saves_and_loads(tmp_path):
+    """Every augmentation layer survives a save/load round trip (Keras's own RandomShear does not)."""
+    model = models.simple_cnn(augment={"shift": 0.1, "rotation": 10, "zoom": 0.1, "shear": 0.2})
+    path = training.save_model_atomic(model, tmp_path / "augmented.keras")
+    loaded = keras.saving.load_model(path)
+    assert [l.name for l in loaded.get_layer("augmentation").layers] == ["rotate", "zoom", "shear", "shift"]
+    x = np.random.default_rng(2).random((4, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"shift": 1.5}, "shift=1.5 is out of range"),
+    ({"rotation": -5}, "rotation=-5 is out of range"),
+    ({"shift": 0, "rotation": 0, "zoom": 0}, "every transformation is switched off"),
+])
+def test_augmentation_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        models.augmentation(**kwargs)
 
 
 def test_compile_classifier_learning_rate():
@@ -92,27 +145,25 @@ def test_fit_is_reproducible(tiny):
     assert runs[0].history["val_loss"] == runs[1].history["val_loss"]
 
 
-def test_train_or_load_trains_once(tiny, artifacts):
+def test_train_or_load_trains_once(tiny, artifacts, monkeypatch):
     x, y = tiny
-    calls = []
-
-    def build():
-        calls.append(1)
-        return models.softmax_regression()
-
+    fits = []
+    real_fit = training.fit
+    monkeypatch.setattr(training, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
     kw = dict(config={"optimizer": "adam"}, profile="smoke", chapter="03_linear_models", x=x, y=y,
               validation_data=(x, y), epochs=2, batch_size=50)
-    first = training.train_or_load("softmax", build, **kw)
-    second = training.train_or_load("softmax", build, **kw)
-    assert calls == [1] and not first.loaded and second.loaded
+    first = training.train_or_load("softmax", models.softmax_regression, **kw)
+    second = training.train_or_load("softmax", models.softmax_regression, **kw)
+    assert fits == [1] and not first.loaded and second.loaded
     assert second.path == first.path and second.path.parent == artifacts / "smoke" / "03_linear_models"
     assert second.history == first.history and second.info["n_train"] == 200
     np.testing.assert_array_equal(first.model.predict(x[:5], verbose=0), second.model.predict(x[:5], verbose=0))
-    # Another configuration, other data, or another profile means another model.
-    third = training.train_or_load("softmax", build, **{**kw, "epochs": 3})
-    fourth = training.train_or_load("softmax", build, **{**kw, "x": x[::-1].copy()})
-    fifth = training.train_or_load("softmax", build, **{**kw, "profile": "quick"})
-    assert calls == [1] * 4 and len({first.path, third.path, fourth.path, fifth.path}) == 4
+    # Another configuration, other data, another profile, or a changed builder means another model.
+    third = training.train_or_load("softmax", models.softmax_regression, **{**kw, "epochs": 3})
+    fourth = training.train_or_load("softmax", models.softmax_regression, **{**kw, "x": x[::-1].copy()})
+    fifth = training.train_or_load("softmax", models.softmax_regression, **{**kw, "profile": "quick"})
+    sixth = training.train_or_load("softmax", models.mlp_sigmoid_100, **kw)  # same name and config, new code
+    assert fits == [1] * 5 and len({first.path, third.path, fourth.path, fifth.path, sixth.path}) == 5
     leftovers = [p.name for p in artifacts.rglob("*") if ".part" in p.name]
     assert not leftovers
 
@@ -160,6 +211,22 @@ def test_record_result(tiny, artifacts):
     row = ledger.iloc[0]
     assert row["model"] == "softmax_regression" and row["params"] == 7850 and row["epochs"] == 2
     assert row["n_train"] == 200 and row["backend"] == keras.backend.backend() and row["data"] == "test data"
+
+
+def test_evaluate_and_record(tiny, artifacts):
+    x, y = tiny
+    r = training.train_or_load("softmax", models.softmax_regression, config={}, profile="smoke", chapter="04",
+                               x=x, y=y, validation_data=(x, y), epochs=2, batch_size=50)
+    assert r.describe().startswith("trained: 2 epochs, 7,850 parameters") and "validation" in r.describe()
+    x_test, y_test = x[::2], y[::2]
+    table = results.evaluate_and_record({"a": r, "b": r}, x_test, y_test, chapter="04", profile="smoke",
+                                        data="tiny", seed_accuracy={"a": 0.9})
+    expected = float(np.mean(r.model.predict(x_test, verbose=0).argmax(1) == y_test))
+    assert table.loc["a", "test accuracy"] == pytest.approx(expected)
+    assert table.loc["a", "seed test accuracy"] == 0.9 and np.isnan(table.loc["b", "seed test accuracy"])
+    assert table.loc["b", "parameters"] == 7850 and table.loc["b", "epochs"] == 2
+    ledger = results.load_ledger("smoke")
+    assert sorted(ledger["model"]) == ["a", "b"] and (ledger["test_accuracy"] == table.loc["a", "test accuracy"]).all()
 
 
 def test_training_curves():

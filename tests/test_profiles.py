@@ -35,6 +35,9 @@ def test_reductions():
     assert smoke.samples(60_000) < quick.samples(60_000) <= 60_000
     assert smoke.epochs(30) == 2 and 1 <= quick.epochs(30) < 30
     assert quick.samples(500) == 500 and smoke.epochs(1) == 1  # never more than the full run
+    assert full.heavy_samples(60_000) == 60_000
+    assert smoke.heavy_samples(60_000) < quick.heavy_samples(60_000) < quick.samples(60_000)
+    assert quick.heavy_samples(100) == 100 and smoke.heavy_samples(60_000) <= smoke.samples(60_000)
 
 
 def test_profiles_are_frozen():
