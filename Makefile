@@ -1,6 +1,7 @@
 # The MNIST book. Two commands do everything on a fresh machine:
 #   make book   create .venv, download and verify the data, execute the notebooks, build _build/html
 #   make test   create .venv, run the unit tests, every notebook under nbval (smoke profile), a strict build
+#               checked in headless Chromium (Debian's chromium and chromium-driver, installed if missing)
 # Offline: set MNISTLIB_DATA to a folder that already holds the data files.
 
 PYTHON  ?= python3
@@ -12,11 +13,11 @@ STAMP   := $(VENV)/.installed
 # Notebook outputs cached by jupyter-book are only valid for this library and these pins.
 LIB_HASH = $(shell cat pyproject.toml mnistlib/*.py | md5sum | cut -c1-16)
 
-.PHONY: book test venv data test-unit test-notebooks test-book clean help
+.PHONY: book test venv data browser test-unit test-notebooks test-book clean help
 
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
-	@echo "make test   - unit tests, notebooks under nbval (smoke profile), strict book build"
+	@echo "make test   - unit tests, notebooks under nbval (smoke profile), strict book build, site in Chromium"
 	@echo "make data   - download and verify MNIST and QMNIST into MNISTLIB_DATA"
 	@echo "make clean  - remove _build (keeps .venv and data)"
 
@@ -31,6 +32,16 @@ $(STAMP): pyproject.toml
 
 data: $(STAMP)
 	$(PY) -m mnistlib.datasets fetch mnist qmnist
+
+# The site test drives Debian's headless Chromium (no browser download): install it when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  start=$$(date +%s); \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+	    >/dev/null && echo "[time] chromium install: $$(( $$(date +%s) - start )) s"; \
+	fi
 
 # Clear a jupyter-book execution cache made with another library version or profile.
 define fresh_cache
@@ -59,7 +70,7 @@ test-notebooks: $(STAMP)
 	  -p no:cacheprovider chapters -q; rc=$$?; \
 	echo "[time] notebooks (nbval, smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
 
-test-book: $(STAMP)
+test-book: $(STAMP) browser
 	$(call fresh_cache,_build/smoke/_build,smoke)
 	@start=$$(date +%s); \
 	MNISTBOOK_PROFILE=smoke $(PY) -m pytest tests -m book -q; rc=$$?; \

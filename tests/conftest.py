@@ -1,9 +1,26 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The strict smoke build goes here, apart from the book that `make book` builds.
+BUILD_OUT = ROOT / "_build" / "smoke"
+HTML = BUILD_OUT / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def book_build():
+    """Build the book once per session: `jupyter-book build -n -W --keep-going`; returns (exit status, log)."""
+    env = dict(os.environ, MNISTBOOK_PROFILE=os.environ.get("MNISTBOOK_PROFILE", "smoke"), TF_CPP_MIN_LOG_LEVEL="2")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(BUILD_OUT), "-n", "-W", "--keep-going"],
+                          env=env, capture_output=True, text=True, timeout=1800)
+    log = proc.stdout + proc.stderr
+    (BUILD_OUT / "build.log").write_text(log)
+    return proc.returncode, log
 
 
 @pytest.fixture(scope="session")

@@ -5,32 +5,20 @@ that `make book` builds). Execution reports are kept under _build/smoke when a
 notebook fails.
 """
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import HTML, ROOT
 
 pytestmark = pytest.mark.book
 
-OUT = ROOT / "_build" / "smoke"
-HTML = OUT / "_build" / "html"
 
 
 @pytest.fixture(scope="module")
-def build():
-    env = dict(os.environ, MNISTBOOK_PROFILE=os.environ.get("MNISTBOOK_PROFILE", "smoke"), TF_CPP_MIN_LOG_LEVEL="2")
-    jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(OUT), "-n", "-W", "--keep-going"],
-                          env=env, capture_output=True, text=True, timeout=1800)
-    log = proc.stdout + proc.stderr
-    (OUT / "build.log").write_text(log)
-    return proc.returncode, log
+def build(book_build):
+    return book_build
 
 
 def test_strict_build_succeeds(build):

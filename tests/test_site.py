@@ -1,0 +1,180 @@
+"""The built book in a real browser: headless Chromium from the system's packages, driven by selenium.
+
+Serves the strict smoke build (see conftest.book_build) on 127.0.0.1 and checks
+what a reader meets: every page loads without JavaScript errors, every image
+has loaded, the table of contents lists every chapter in order, next/previous
+navigation walks the book, search finds "ResNet", math is typeset, and the
+launch and download buttons point where they should. A screenshot of every
+page is saved to _build/screenshots for people to look at.
+
+`make test` installs Debian's chromium and chromium-driver first (`make browser`).
+"""
+
+import functools
+import json
+import http.server
+import re
+import shutil
+import threading
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from conftest import HTML, ROOT
+
+pytestmark = pytest.mark.book
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+# Without the background-networking flags Chromium keeps trying to reach Google's hosts, which a
+# closed network refuses; each refusal would be logged as a console error.
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--window-size=1280,1000"]
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+
+
+def repository_url() -> str:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+
+
+@pytest.fixture(scope="module")
+def site(book_build):
+    rc, _ = book_build
+    if rc != 0 or not (HTML / "index.html").is_file():
+        pytest.fail("the strict book build failed (see test_book.py); there is no site to check")
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not found: run `make browser` (Debian packages chromium, chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def screenshots():
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS
+
+
+def open_page(driver, url: str):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    wait = WebDriverWait(driver, 30)
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+    wait.until(lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)"))
+
+
+def console_errors(driver) -> list[str]:
+    return [f"{e['level']}: {e['message']}" for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_loads_cleanly(site, browser, screenshots, page):
+    browser.get_log("browser")  # drop what earlier pages left
+    open_page(browser, f"{site}/{page}.html")
+    assert browser.title and "404" not in browser.title, f"{page}: title {browser.title!r}"
+    assert console_errors(browser) == [], f"{page}: JavaScript console errors"
+    broken = browser.execute_script(
+        "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+    assert broken == [], f"{page}: images that did not load"
+    height = browser.execute_script("return Math.min(document.body.scrollHeight, 20000)")
+    browser.set_window_size(1280, max(1000, height))
+    assert browser.save_screenshot(str(screenshots / f"{page.replace('/', '__')}.png"))
+    browser.set_window_size(1280, 1000)
+
+
+def test_table_of_contents_lists_every_chapter_in_order(site, browser):
+    open_page(browser, f"{site}/index.html")
+    hrefs = browser.execute_script(
+        "return Array.from(document.querySelectorAll('nav.bd-links a.reference.internal')).map(a => a.href)")
+    listed = [urlsplit(h).path.lstrip("/").removesuffix(".html") for h in hrefs]
+    expected = toc_pages()[1:]  # the root page is the "home" link, not a sidebar entry
+    assert [p for p in listed if p in expected] == expected
+
+
+def test_next_and_previous_walk_the_book(site, browser):
+    pages = toc_pages()
+    open_page(browser, f"{site}/{pages[0]}.html")
+    visited = [pages[0]]
+    for _ in pages[1:]:
+        browser.find_element("css selector", "a.right-next").click()
+        open_page(browser, browser.current_url)
+        visited.append(urlsplit(browser.current_url).path.lstrip("/").removesuffix(".html"))
+    assert visited == pages
+    for expected in reversed(pages[:-1]):
+        browser.find_element("css selector", "a.left-prev").click()
+        open_page(browser, browser.current_url)
+        assert urlsplit(browser.current_url).path.lstrip("/").removesuffix(".html") == expected
+
+
+def test_search_finds_resnet(site, browser):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    open_page(browser, f"{site}/search.html?q=ResNet")
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return document.querySelectorAll('#search-results li, ul.search li').length") > 0)
+    text = browser.find_element("css selector", "#search-results").text
+    assert "ResNet" in text or "resnet" in text.lower()
+    assert console_errors(browser) == []
+
+
+@pytest.mark.parametrize("page", ["chapters/03_linear_models", "chapters/07_batch_normalization", "book/appendix_idx"])
+def test_math_is_typeset(site, browser, page):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    open_page(browser, f"{site}/{page}.html")
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script(
+        "return document.querySelectorAll('mjx-container').length") > 0)
+    raw = browser.execute_script(
+        "return Array.from(document.querySelectorAll('article p')).filter(p => /\\$[^$ ]/.test(p.innerText)).length")
+    assert raw == 0, f"{page}: paragraphs with untypeset $...$"
+
+
+def test_launch_and_download_buttons(site, browser):
+    repo = repository_url()
+    owner_repo = urlsplit(repo).path.strip("/")
+    open_page(browser, f"{site}/chapters/05_cnn.html")
+    links = browser.execute_script("return Array.from(document.querySelectorAll('a')).map(a => a.href)")
+    assert any(re.search(rf"mybinder\.org/v2/gh/{owner_repo}/main\?urlpath=lab/tree/chapters/05_cnn\.ipynb", h)
+               for h in links), "Binder (JupyterLab) launch button"
+    assert any(f"colab.research.google.com/github/{owner_repo}/blob/main/chapters/05_cnn.ipynb" in h
+               for h in links), "Colab launch button"
+    assert any(h.startswith(repo) for h in links), "repository button"
+    downloads = [h for h in links if h.endswith("05_cnn.ipynb") and h.startswith(site)]
+    assert downloads, "download button for the .ipynb"
+    with urllib.request.urlopen(downloads[0]) as response:  # the download link serves the notebook
+        assert json.loads(response.read())["nbformat"] == 4
