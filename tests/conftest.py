@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,13 @@ HTML = BUILD_OUT / "_build" / "html"
 
 @pytest.fixture(scope="session")
 def book_build():
-    """Build the book once per session: `jupyter-book build -n -W --keep-going`; returns (exit status, log)."""
+    """Build the book once per session: `jupyter-book build -n -W --keep-going`; returns (exit status, log).
+
+    The HTML and doctrees are rebuilt from scratch every time (an incremental Sphinx build can keep pages
+    whose navigation a new page changed); executed notebooks still come from the jupyter cache.
+    """
+    for stale in (HTML, HTML.parent / ".doctrees"):
+        shutil.rmtree(stale, ignore_errors=True)
     env = dict(os.environ, MNISTBOOK_PROFILE=os.environ.get("MNISTBOOK_PROFILE", "smoke"), TF_CPP_MIN_LOG_LEVEL="2")
     jb = Path(sys.executable).with_name("jupyter-book")
     proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(BUILD_OUT), "-n", "-W", "--keep-going"],

@@ -13,6 +13,8 @@ import yaml
 from conftest import ROOT
 
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+# Chapters and executable appendix pages follow the same notebook rules.
+NOTEBOOKS = CHAPTERS + sorted((ROOT / "book").glob("*.ipynb"))
 NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
 
 
@@ -56,14 +58,14 @@ def test_toc_lists_exactly_the_chapters_that_exist_in_order():
     assert listed == [f"chapters/{p.stem}" for p in CHAPTERS]
 
 
-@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_committed_without_outputs(nb):
     for i, cell in enumerate(cells(nb)):
         if cell["cell_type"] == "code":
             assert not cell.get("outputs") and cell.get("execution_count") is None, f"{nb.name} cell {i} has outputs"
 
 
-@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_structure(nb):
     cs = cells(nb)
     assert cs[0]["cell_type"] == "markdown" and source(cs[0]).startswith("# "), "a chapter starts with its title"
@@ -84,7 +86,7 @@ LEGACY = re.compile(r"tf\.keras|tensorflow\.keras|ImageDataGenerator|from keras\
 
 
 def test_no_legacy_keras():
-    for path in list((ROOT / "mnistlib").glob("*.py")) + CHAPTERS:
+    for path in list((ROOT / "mnistlib").glob("*.py")) + NOTEBOOKS:
         assert not LEGACY.search(path.read_text()), f"{path.name} uses a legacy Keras path"
 
 
