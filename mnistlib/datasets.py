@@ -542,7 +542,8 @@ class ExperimentData:
     ``x_train``/``y_train`` is the training part, reduced by the profile;
     ``x_val``/``y_val`` the held-out validation part; ``x_test``/``y_test`` the
     test set, to be scored once per finished model. ``label`` is what the
-    results ledger records as the data; ``provenance`` the full record.
+    results ledger records as the data; ``provenance`` the full record;
+    ``n_train_full`` the size of the training part before the profile reduced it.
     Introduced in chapter 03 (``03_linear_models``).
     """
 
@@ -554,6 +555,7 @@ class ExperimentData:
     y_test: np.ndarray
     label: str
     provenance: str
+    n_train_full: int
 
     def describe(self) -> str:
         return (f"training on {len(self.y_train):,} digits, validating on {len(self.y_val):,}, "
@@ -580,7 +582,7 @@ def experiment_data(profile, dataset: str = "mnist", val_fraction: float = 0.2, 
     keep_test = stratified_indices(test.labels, profile.eval_samples(len(test.labels)), seed=seed)
     label = train.label if train.status == test.status else f"{train.label}, test {test.status}"
     return ExperimentData(x_train[keep], y_train[keep], x_val[keep_val], y_val[keep_val], test.images[keep_test],
-                          test.labels[keep_test], label, train.provenance + "\n" + test.provenance)
+                          test.labels[keep_test], label, train.provenance + "\n" + test.provenance, len(y_train))
 
 
 def provenance_report(names: Iterable[str] | None = None, root=None) -> str:

@@ -61,21 +61,25 @@ def _inputs(normalise: bool):
     return inputs, x
 
 
+def _classifier(inputs, x, name: str, optimizer, learning_rate) -> keras.Model:
+    """The ten-way softmax output on top of ``x``, compiled."""
+    outputs = layers.Dense(10, activation="softmax", name="softmax")(x)
+    return compile_classifier(keras.Model(inputs, outputs, name=name), optimizer, learning_rate)
+
+
 def softmax_regression(optimizer="adam", learning_rate: float | None = None) -> keras.Model:
     """Multinomial logistic regression: standardised pixels, one dense softmax layer (7,850 parameters).
 
     Introduced in chapter 03 (``03_linear_models``).
     """
     inputs, x = _inputs(normalise=True)
-    outputs = layers.Dense(10, activation="softmax", name="softmax")(x)
-    return compile_classifier(keras.Model(inputs, outputs, name="softmax_regression"), optimizer, learning_rate)
+    return _classifier(inputs, x, "softmax_regression", optimizer, learning_rate)
 
 
 def _one_hidden_layer(units: int, activation: str, name: str, optimizer, learning_rate) -> keras.Model:
     inputs, x = _inputs(normalise=False)
     x = layers.Dense(units, activation=activation, name="hidden")(x)
-    outputs = layers.Dense(10, activation="softmax", name="softmax")(x)
-    return compile_classifier(keras.Model(inputs, outputs, name=name), optimizer, learning_rate)
+    return _classifier(inputs, x, name, optimizer, learning_rate)
 
 
 def mlp_256(optimizer="rmsprop", learning_rate: float | None = None) -> keras.Model:
@@ -106,9 +110,7 @@ def deep_mlp(dropout: float = 0.0, optimizer="adam", learning_rate: float | None
         x = layers.Dense(width, activation="relu", name=f"hidden_{i + 1}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i + 1}")(x)
-    outputs = layers.Dense(10, activation="softmax", name="softmax")(x)
-    name = "deep_mlp" + (f"_dropout{dropout:g}" if dropout else "")
-    return compile_classifier(keras.Model(inputs, outputs, name=name), optimizer, learning_rate)
+    return _classifier(inputs, x, "deep_mlp" + (f"_dropout{dropout:g}" if dropout else ""), optimizer, learning_rate)
 
 
 @keras.saving.register_keras_serializable(package="mnistlib")
@@ -187,11 +189,6 @@ def _dense(x, units: int, name: str, *, batch_norm: bool = False, dropout: float
     else:
         x = layers.Dense(units, activation="relu", name=name)(x)
     return layers.Dropout(dropout, name=f"{name}_dropout")(x) if dropout else x
-
-
-def _classifier(inputs, x, name: str, optimizer, learning_rate) -> keras.Model:
-    outputs = layers.Dense(10, activation="softmax", name="softmax")(x)
-    return compile_classifier(keras.Model(inputs, outputs, name=name), optimizer, learning_rate)
 
 
 def simple_cnn(optimizer="rmsprop", learning_rate: float | None = None, augment: dict | None = None) -> keras.Model:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import functools
 import os
 import re
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import keras
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "TrainResult",
     "fit",
     "train_or_load",
+    "train_models",
     "save_model_atomic",
     "config_key",
 ]
@@ -293,3 +295,32 @@ def train_or_load(
     atomic_write_bytes(history_path, json.dumps({"history": result.history, "info": info}, indent=1).encode())
     result.path, result.info = model_path, info
     return result
+
+
+def train_models(
+    specs: Mapping[str, tuple[Callable[..., keras.Model], dict[str, Any]]],
+    *,
+    profile,
+    chapter: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    validation_data: tuple[np.ndarray, np.ndarray],
+    epochs: int | Mapping[str, int],
+    **fit_kwargs: Any,
+) -> dict[str, TrainResult]:
+    """Train, or load, several models on the same data with :func:`train_or_load`; print a line per model.
+
+    ``specs`` maps each model's name to ``(builder, config)``; the model is
+    ``builder(**config)``. ``epochs`` is one count for all or a count per name.
+    ``profile`` is a :class:`mnistlib.profiles.Profile`: its name keys the cache
+    and its batch size is used. Introduced in chapter 04 (``04_mlp``).
+    """
+    runs = {}
+    width = max(map(len, specs), default=0)
+    for name, (builder, config) in specs.items():
+        n_epochs = epochs[name] if isinstance(epochs, Mapping) else epochs
+        runs[name] = train_or_load(name, functools.partial(builder, **config), config=config, profile=profile.name,
+                                   chapter=chapter, x=x, y=y, validation_data=validation_data, epochs=n_epochs,
+                                   batch_size=profile.batch_size, **fit_kwargs)
+        print(f"{name:{width}s}  {runs[name].describe()}")
+    return runs

@@ -311,6 +311,7 @@ def test_experiment_data(data_root):
     full = datasets.experiment_data(get_profile(name="full"))
     assert len(full.y_train) == 48_000 and len(full.y_val) == 12_000 and len(full.y_test) == 10_000
     assert len(smoke.y_train) == get_profile(name="smoke").samples(48_000)
+    assert smoke.n_train_full == full.n_train_full == 48_000
     # One validation split for every profile; the smoke profile scores a stratified part of it and of the test set.
     assert len(smoke.y_val) == len(smoke.y_test) == get_profile(name="smoke").eval_samples(12_000) == 500
     full_val = {x.tobytes() for x in full.x_val}

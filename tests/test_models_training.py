@@ -229,6 +229,22 @@ def test_evaluate_and_record(tiny, artifacts):
     assert sorted(ledger["model"]) == ["a", "b"] and (ledger["test_accuracy"] == table.loc["a", "test accuracy"]).all()
 
 
+def test_train_models_uses_the_cache_and_per_model_epochs(tiny, artifacts, capsys):
+    from mnistlib.profiles import get_profile
+
+    x, y = tiny
+    specs = {"soft": (models.softmax_regression, {}), "mlp": (models.mlp_sigmoid_100, {"learning_rate": 0.01})}
+    kw = dict(profile=get_profile(name="smoke"), chapter="04_mlp", x=x, y=y, validation_data=(x, y))
+    first = training.train_models(specs, epochs={"soft": 1, "mlp": 2}, **kw)
+    assert {n: r.epochs for n, r in first.items()} == {"soft": 1, "mlp": 2}
+    assert not any(r.loaded for r in first.values())
+    assert first["mlp"].info["config"] == {"learning_rate": 0.01} and first["mlp"].info["batch_size"] == 128
+    again = training.train_models(specs, epochs={"soft": 1, "mlp": 2}, **kw)
+    assert all(r.loaded for r in again.values()) and again["soft"].path == first["soft"].path
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 4 and out[0].startswith("soft") and "loaded: 2 epochs" in out[3]
+
+
 def test_training_curves():
     import matplotlib
     matplotlib.use("Agg")

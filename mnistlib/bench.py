@@ -1,0 +1,87 @@
+"""Speed measurements the book reports: how fast IDX files are read.
+
+Introduced in chapter 01 (``01_idx_format``); the performance appendix and
+``benchmarks/idx_read.py`` both call :func:`idx_read_speeds`, so the figures
+they show come from one measurement.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import datasets, idx
+
+__all__ = ["best_time", "python_loop_reader", "idx_read_speeds"]
+
+
+def best_time(fn, repeat: int = 5) -> tuple[float, object]:
+    """The shortest of ``repeat`` timings of ``fn()`` in seconds, and its last result.
+
+    Introduced in chapter 01 (``01_idx_format``).
+    """
+    times, out = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), out
+
+
+def python_loop_reader(path, limit: int) -> list:
+    """How one reads IDX images without NumPy: ``struct`` for the header, a loop for the pixels.
+
+    Introduced in chapter 01 (``01_idx_format``).
+    """
+    with open(path, "rb") as fh:
+        fh.read(4)
+        n, rows, cols = struct.unpack(">3I", fh.read(12))
+        images = []
+        for _ in range(min(n, limit)):
+            data = fh.read(rows * cols)
+            images.append([[data[r * cols + c] for c in range(cols)] for r in range(rows)])
+    return images
+
+
+def idx_read_speeds(repeat: int = 5, python_images: int = 2_000) -> dict[str, float]:
+    """MB of pixels per second reading MNIST's training images: mnistlib.idx, idx2numpy, a pure Python loop.
+
+    Uncompressed (a decompressed copy in a temporary folder) and gzipped (the
+    file as published). Each figure is the best of ``repeat`` reads, and every
+    reader is checked to return the same pixels. The pure-Python loop is timed
+    on the first ``python_images`` images (0 leaves it out). Needs ``idx2numpy``
+    (a test dependency). Introduced in chapter 01 (``01_idx_format``).
+    """
+    import idx2numpy
+
+    gz_path = datasets.fetch("train-images-idx3-ubyte.gz")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw_path = Path(tmp) / "train-images-idx3-ubyte"
+        raw_path.write_bytes(gzip.decompress(gz_path.read_bytes()))
+        mb = raw_path.stat().st_size / 1e6
+        speeds = {}
+        t, ours = best_time(lambda: idx.read_idx(raw_path), repeat)
+        speeds["mnistlib.idx, uncompressed"] = mb / t
+        t, theirs = best_time(lambda: idx2numpy.convert_from_file(str(raw_path)), repeat)
+        speeds["idx2numpy, uncompressed"] = mb / t
+        assert np.array_equal(ours, theirs)
+        t, ours_gz = best_time(lambda: idx.read_idx(gz_path), repeat)
+        speeds["mnistlib.idx, gzip"] = mb / t
+
+        def idx2numpy_gz():
+            with gzip.open(gz_path, "rb") as fh:
+                return idx2numpy.convert_from_file(fh)
+
+        t, theirs_gz = best_time(idx2numpy_gz, repeat)
+        speeds["idx2numpy, gzip (gzip.open file object)"] = mb / t
+        assert np.array_equal(ours_gz, ours) and np.array_equal(theirs_gz, ours)
+        if python_images:
+            t, images = best_time(lambda: python_loop_reader(raw_path, python_images), min(repeat, 2))
+            assert np.array_equal(np.array(images, dtype=np.uint8), ours[:python_images])
+            speeds["plain Python loop, uncompressed"] = (python_images * 784 / 1e6) / t
+    return speeds
