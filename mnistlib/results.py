@@ -66,19 +66,21 @@ def record(*, chapter: str, model: str, profile: str, **fields) -> pd.DataFrame:
     return ledger
 
 
-def record_result(result: TrainResult, *, chapter: str, profile: str, test_accuracy: float,
+def record_result(result: TrainResult, *, chapter: str, profile: str, test_accuracy: float | None,
                   data: str, name: str | None = None) -> pd.DataFrame:
     """Record a trained Keras model from its :class:`TrainResult` and its single test evaluation.
 
+    ``test_accuracy=None`` records a model whose accuracy means nothing (trained
+    only to be timed): its speed goes in the ledger, its accuracies stay empty.
     Introduced in chapter 03 (``03_linear_models``).
     """
     h = result.history
     return record(
         chapter=chapter, model=name or result.model.name, profile=profile,
         params=int(result.model.count_params()),
-        train_accuracy=h["accuracy"][-1], val_accuracy=h.get("val_accuracy", [None])[-1],
-        test_accuracy=float(test_accuracy), epochs=result.epochs, train_seconds=round(result.train_seconds, 2),
-        seconds_per_epoch=round(result.seconds_per_epoch, 3), images_per_second=round(result.images_per_second),
+        train_accuracy=None if test_accuracy is None else h["accuracy"][-1], val_accuracy=h.get("val_accuracy", [None])[-1],
+        test_accuracy=None if test_accuracy is None else float(test_accuracy), epochs=result.epochs, train_seconds=round(result.train_seconds, 2),
+        seconds_per_epoch=round(result.seconds_per_epoch, 3), images_per_second=round(result.images_per_second, 1),
         n_train=result.info.get("n_train"), data=data, backend=result.info.get("backend"),
     )
 

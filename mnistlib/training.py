@@ -190,7 +190,10 @@ def fit(
     hist = model.fit(x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
                      shuffle=True, callbacks=cbs, verbose=verbose)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    return TrainResult(model, history)
+    info = {"batch_size": batch_size, "seed": seed, "n_train": int(len(x)),
+            "n_val": int(len(validation_data[0])) if validation_data is not None else 0,
+            "keras": keras.__version__, "backend": keras.backend.backend()}
+    return TrainResult(model, history, info=info)
 
 
 def config_key(**parts: Any) -> str:
@@ -287,9 +290,8 @@ def train_or_load(
         return TrainResult(model, record["history"], loaded=True, path=model_path, info=record["info"])
     result = fit(model, x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
                  seed=seed, csv_log=folder / f"{name}-{key}.csv", **fit_kwargs)
-    info = {"name": name, "config": config, "epochs_requested": epochs, "batch_size": batch_size, "seed": seed,
-            "n_train": int(len(x)), "n_val": int(len(x_val)), "keras": keras.__version__,
-            "backend": keras.backend.backend(), "key": key, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    info = {"name": name, "config": config, "epochs_requested": epochs, **result.info, "key": key,
+            "trained_at": time.strftime("%Y-%m-%d %H:%M:%S")}
     save_model_atomic(result.model, model_path)
     # The history is written after the model: a history file always has its model beside it.
     atomic_write_bytes(history_path, json.dumps({"history": result.history, "info": info}, indent=1).encode())

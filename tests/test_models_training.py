@@ -3,6 +3,7 @@ import os
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from mnistlib import models, plots, results, training
@@ -211,6 +212,16 @@ def test_record_result(tiny, artifacts):
     row = ledger.iloc[0]
     assert row["model"] == "softmax_regression" and row["params"] == 7850 and row["epochs"] == 2
     assert row["n_train"] == 200 and row["backend"] == keras.backend.backend() and row["data"] == "test data"
+
+
+def test_results_of_a_plain_fit_can_be_recorded_without_accuracy(tiny, artifacts):
+    x, y = tiny
+    r = training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=2, batch_size=50)
+    assert r.info["n_train"] == 200 and r.info["backend"] == keras.backend.backend() and r.info["n_val"] == 0
+    row = results.record_result(r, chapter="06", profile="smoke", test_accuracy=None, data="tiny",
+                                name="timed_only").iloc[0]
+    assert row["n_train"] == 200 and row["images_per_second"] > 0 and row["backend"] == keras.backend.backend()
+    assert pd.isna(row["test_accuracy"]) and pd.isna(row["train_accuracy"]) and pd.isna(row["val_accuracy"])
 
 
 def test_evaluate_and_record(tiny, artifacts):
