@@ -16,13 +16,8 @@ pytestmark = pytest.mark.book
 
 
 
-@pytest.fixture(scope="module")
-def build(book_build):
-    return book_build
-
-
-def test_strict_build_succeeds(build):
-    rc, log = build
+def test_strict_build_succeeds(book_build):
+    rc, log = book_build
     # -W turns every Sphinx warning into a failed build: the exit status is the verdict.
     warnings = [line for line in log.splitlines() if re.search(r": WARNING:|build finished with problems", line)]
     assert rc == 0, "\n".join(warnings) or log[-3000:]
@@ -33,7 +28,7 @@ def _toc_chapters():
     return [c["file"] for part in toc["parts"] for c in part["chapters"]]
 
 
-def test_every_page_was_built_with_outputs(build):
+def test_every_page_was_built_with_outputs(book_build):
     for page in _toc_chapters():
         html = (HTML / f"{page}.html").read_text()
         assert "Traceback" not in html, page
@@ -43,7 +38,7 @@ def test_every_page_was_built_with_outputs(build):
             assert not re.search(r"glue.*not found|Could not find key", html), page
 
 
-def test_standin_is_announced_where_qmnist_results_are_shown(build):
+def test_standin_is_announced_where_qmnist_results_are_shown(book_build):
     from mnistlib import datasets
 
     html = (HTML / "chapters" / "02_exploring_the_data.html").read_text()
@@ -51,7 +46,7 @@ def test_standin_is_announced_where_qmnist_results_are_shown(build):
         assert "QMNIST STAND-IN" in html
 
 
-def test_citations_resolve(build):
+def test_citations_resolve(book_build):
     html = (HTML / "book" / "references.html").read_text()
     for needle in ("lecun", "yadav", "cold case", "gradient-based learning"):
         assert needle in html.lower()
