@@ -9,6 +9,8 @@ that introduces it. Submodules:
 - :mod:`mnistlib.datasets`: verified MNIST and QMNIST (chapter 02)
 - :mod:`mnistlib.notebook`: the setup cell every chapter runs first (chapter 01)
 - :mod:`mnistlib.plots`: figures in the book's style (chapter 02)
+- :mod:`mnistlib.models`, :mod:`mnistlib.training`, :mod:`mnistlib.results`: builders, training, the ledger (chapters 03-07)
+- :mod:`mnistlib.checkpoints`: checkpoints every epoch and exact resume (chapter 08)
 """
 
 from . import datasets, idx, profiles

@@ -20,6 +20,7 @@ bytes of the data, never from the file name.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import lzma
@@ -347,23 +348,44 @@ def write_idx(path: str | os.PathLike, array, compression: str | None = "infer")
     return path
 
 
+def _file_mode() -> int:
+    """The permissions a newly created file gets under the current umask (mkstemp would give 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def atomic_target(path: str | os.PathLike, suffix: str = ".part"):
+    """Yield a temporary path beside ``path``; on success make it durable and rename it to ``path``.
+
+    Whatever the body writes to the temporary path replaces ``path`` in one
+    step, with the permissions of an ordinarily created file; if the body fails
+    or the process dies, ``path`` is untouched and the temporary file (named
+    ``.<name>.*<suffix>``) is removed or, after a kill, left for the next run to
+    delete. Introduced in chapter 01 (``01_idx_format``); used for checkpoints in
+    chapter 08.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, _file_mode())
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of it.
 
     Introduced in chapter 01 (``01_idx_format``); later used for checkpoints and ledgers.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    with atomic_target(path) as tmp:
+        with open(tmp, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

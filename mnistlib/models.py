@@ -29,7 +29,12 @@ __all__ = [
     "vgg_like",
     "bn_cnn",
     "standard_cnn",
+    "resnet",
+    "RESNET_STAGES",
+    "RESNET_BLOCKS",
     "BUILDERS",
+    "AUGMENTATION",
+    "BOOK_MODELS",
     "build",
 ]
 
@@ -260,6 +265,65 @@ def standard_cnn(optimizer="adam", learning_rate: float | None = None, augment: 
     return _classifier(inputs, x, "standard_cnn", optimizer, learning_rate)
 
 
+#: The ResNet's stages: (filters of the three convolutions of a bottleneck block, stride of its first block).
+RESNET_STAGES = (((64, 64, 256), 1), ((128, 128, 512), 2), ((256, 256, 1024), 2))
+#: Bottleneck blocks per stage in the seeds' ResNet (ResNet-50's first three stages).
+RESNET_BLOCKS = (3, 4, 6)
+
+
+def _bottleneck(x, filters: tuple[int, int, int], name: str, *, strides: int = 1, projection: bool = False):
+    """1x1 reduce, 3x3, 1x1 expand, each batch-normalised, added to the shortcut, then PReLU.
+
+    A *conv block* (``projection=True``) projects the shortcut with a strided
+    1x1 convolution, because its output has another shape than its input; an
+    *identity block* adds the input unchanged. PReLU slopes are learned per
+    channel (shared over the image), so the count does not depend on the input size.
+    """
+    f1, f2, f3 = filters
+    shortcut = x
+    y = x
+    for i, (f, size, part) in enumerate(((f1, 1, "reduce"), (f2, 3, "conv"), (f3, 1, "expand"))):
+        y = layers.Conv2D(f, size, strides=strides if i == 0 else 1, padding="same", name=f"{name}_{part}")(y)
+        y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_{part}_bn")(y)
+        if part != "expand":
+            y = layers.PReLU(shared_axes=(1, 2), name=f"{name}_{part}_prelu")(y)
+    if projection:
+        shortcut = layers.Conv2D(f3, 1, strides=strides, name=f"{name}_shortcut")(x)
+        shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_shortcut_bn")(shortcut)
+    y = layers.Add(name=f"{name}_add")([y, shortcut])
+    return layers.PReLU(shared_axes=(1, 2), name=f"{name}_out")(y)
+
+
+def resnet(blocks: tuple[int, int, int] = RESNET_BLOCKS, decay_steps: int | None = None, learning_rate: float = 1e-3,
+           augment: dict | None = None) -> keras.Model:
+    """The seeds' bottleneck ResNet for 28x28 digits (8,606,666 parameters), compiled with Nadam.
+
+    A 7x7/2 stem of 64 filters with batch normalisation and PReLU, a 3x3/2 max
+    pool, then three stages of bottleneck blocks, [64, 64, 256] x 3,
+    [128, 128, 512] x 4 and [256, 256, 1024] x 6 (:data:`RESNET_STAGES`,
+    ``blocks``), each stage opening with a conv block and continuing with
+    identity blocks; global average pooling and a softmax. On a 28x28 digit the
+    stages see 7x7, 4x4 and 2x2 feature maps. ``decay_steps``, if given, decays
+    the learning rate along a cosine over that many optimizer steps: a schedule
+    whose position lives in the optimizer's step counter, which a weights-only
+    checkpoint loses. Introduced in chapter 08 (``08_resnet_qmnist``).
+    """
+    if len(blocks) != len(RESNET_STAGES) or min(blocks) < 1:
+        raise ValueError(f"resnet: blocks must be {len(RESNET_STAGES)} counts of at least 1, got {blocks!r}")
+    inputs, x = _image_inputs(augment)
+    x = layers.Conv2D(64, 7, strides=2, padding="same", name="stem")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
+    x = layers.PReLU(shared_axes=(1, 2), name="stem_prelu")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+    for stage, ((filters, strides), n_blocks) in enumerate(zip(RESNET_STAGES, blocks), start=1):
+        for block in range(n_blocks):
+            x = _bottleneck(x, filters, f"stage{stage}_block{block + 1}", strides=strides if block == 0 else 1,
+                            projection=block == 0)
+    x = layers.GlobalAveragePooling2D(name="average_pool")(x)
+    rate = learning_rate if decay_steps is None else keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+    return _classifier(inputs, x, "resnet", keras.optimizers.Nadam(learning_rate=rate), None)
+
+
 #: Every builder by name, for the load-or-train cache and the results ledger.
 BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "softmax_regression": softmax_regression,
@@ -270,6 +334,25 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "vgg_like": vgg_like,
     "bn_cnn": bn_cnn,
     "standard_cnn": standard_cnn,
+    "resnet": resnet,
+}
+
+
+#: The book's augmentation (chapter 06): shifts of up to 10% (about 3 pixels), rotations of up to 10 degrees,
+#: zoom and shear of up to 10%.
+AUGMENTATION = {"shift": 0.1, "rotation": 10.0, "zoom": 0.1, "shear": 0.1}
+
+#: Models that later chapters reuse, exactly as the chapter that introduces them trains them: its chapter,
+#: builder, builder settings, epochs at full scale and fit options. :func:`mnistlib.training.book_model`
+#: loads them from the load-or-train cache (or trains them, the same way, if that chapter has not run).
+BOOK_MODELS: dict[str, dict] = {
+    "simple_cnn": {"chapter": "05_cnn", "builder": "simple_cnn", "config": {}, "epochs": 10,
+                   "fit": {"reduce_lr": True}},
+    "vgg_like": {"chapter": "05_cnn", "builder": "vgg_like", "config": {}, "epochs": 10, "fit": {"reduce_lr": True}},
+    "bn_cnn": {"chapter": "06_augmentation", "builder": "bn_cnn", "config": {}, "epochs": 30,
+               "fit": {"reduce_lr": True}},
+    "bn_cnn_augmented": {"chapter": "06_augmentation", "builder": "bn_cnn", "config": {"augment": AUGMENTATION},
+                         "epochs": 30, "fit": {"reduce_lr": True}},
 }
 
 

@@ -46,7 +46,10 @@ class Profile:
     ``max_samples`` caps training-set sizes (``None``: no cap), ``max_epochs``
     caps epochs, ``max_eval`` caps the images used for evaluation: the
     validation and test digits scored and the galleries shown (``None``: all), ``max_heavy_samples`` caps the training set of
-    models too heavy for a CPU (the 35-million-parameter CNN of chapter 06).
+    models too heavy for a CPU (the 35-million-parameter CNN of chapter 06),
+    ``max_blocks`` caps the repeated blocks per stage of deep networks (the
+    ResNet of chapter 08), for the smoke profile, where the time to compile
+    the training step of a deep network would otherwise dominate.
     Introduced in chapter 01 (``01_idx_format``).
     """
 
@@ -56,6 +59,7 @@ class Profile:
     max_epochs: int | None
     max_eval: int | None
     max_heavy_samples: int | None = None
+    max_blocks: int | None = None
     batch_size: int = 128
     chapter: str | None = None
     overrides: Mapping[str, Mapping[str, object]] = field(default_factory=dict, repr=False, compare=False)
@@ -77,10 +81,15 @@ class Profile:
         return self.samples(n_full) if self.max_heavy_samples is None else min(self.samples(n_full),
                                                                                self.max_heavy_samples)
 
+    def blocks(self, full: tuple[int, ...]) -> tuple[int, ...]:
+        """Blocks per stage of a deep network whose full depth is ``full``."""
+        return tuple(full) if self.max_blocks is None else tuple(min(b, self.max_blocks) for b in full)
+
     @property
     def is_reduced(self) -> bool:
         """True when this profile runs less than the seeds' settings."""
-        return any(v is not None for v in (self.max_samples, self.max_epochs, self.max_eval, self.max_heavy_samples))
+        return any(v is not None for v in (self.max_samples, self.max_epochs, self.max_eval, self.max_heavy_samples,
+                                          self.max_blocks))
 
     def for_chapter(self, chapter: str) -> "Profile":
         """This profile with the overrides registered for ``chapter`` applied."""
@@ -98,6 +107,8 @@ class Profile:
             caps.append(f"at most {self.max_eval:,} validation and test images")
         if self.max_heavy_samples is not None:
             caps.append(f"at most {self.max_heavy_samples:,} training samples for CPU-heavy models")
+        if self.max_blocks is not None:
+            caps.append(f"at most {self.max_blocks} block(s) per stage in deep networks")
         scale = "; ".join(caps) if caps else "the seeds' full settings"
         where = f" [{self.chapter}]" if self.chapter else ""
         return f"profile {self.name}{where}: {self.summary} ({scale}, batch size {self.batch_size})"
@@ -124,6 +135,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 # digits it needs small batches (more steps) before its inference-mode statistics settle.
                 "06_augmentation": {"max_samples": 1_000, "batch_size": 32},
                 "07_batch_normalization": {"max_samples": 2_000},
+                # Building the ResNet's training step takes about 30 s per process at full depth;
+                # one block per stage keeps the chapter's four runs well inside the smoke budget.
+                "08_resnet_qmnist": {"max_samples": 256, "max_eval": 256, "max_blocks": 1, "batch_size": 32},
             }),
         ),
         "quick": Profile(
@@ -143,6 +157,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "05_cnn": {"max_samples": None},
                 # The batch-normalised CNN runs at about 300 images/s, the standard CNN at about 11.
                 "06_augmentation": {"max_samples": 10_000},
+                # The ResNet trains at about 60 images/s on two cores, and the chapter trains it four times
+                # (interrupted, resumed two ways, uninterrupted): a small slice, small batches for more steps.
+                "08_resnet_qmnist": {"max_samples": 1_000, "max_epochs": 4, "max_eval": 1_000, "batch_size": 32},
             }),
         ),
         "full": Profile(

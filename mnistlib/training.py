@@ -15,7 +15,6 @@ import json
 import functools
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any, Callable, Mapping
 import keras
 import numpy as np
 
-from .idx import atomic_write_bytes
+from .idx import atomic_target, atomic_write_bytes
 
 __all__ = [
     "ARTIFACTS_ENV",
@@ -35,6 +34,7 @@ __all__ = [
     "fit",
     "train_or_load",
     "train_models",
+    "book_model",
     "save_model_atomic",
     "config_key",
 ]
@@ -60,9 +60,10 @@ def artifacts_dir(profile: str) -> Path:
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Adds ``seconds`` and ``images_per_second`` to each epoch's logs.
+    """Adds ``seconds`` (the whole epoch, validation included) and ``images_per_second`` to each epoch's logs.
 
-    Introduced in chapter 03 (``03_linear_models``).
+    ``images_per_second`` counts training only: the time up to the start of
+    the epoch's validation pass. Introduced in chapter 03 (``03_linear_models``).
     """
 
     def __init__(self, n_samples: int):
@@ -70,13 +71,17 @@ class EpochTimer(keras.callbacks.Callback):
         self.n_samples = n_samples
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self._start, self._train_end = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):
+        if getattr(self, "_train_end", 0) is None:  # the validation pass inside an epoch
+            self._train_end = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self._start
+        end = time.perf_counter()
         if logs is not None:
-            logs["seconds"] = seconds
-            logs["images_per_second"] = self.n_samples / seconds
+            logs["seconds"] = end - self._start
+            logs["images_per_second"] = self.n_samples / ((self._train_end or end) - self._start)
 
 
 class StopAtAccuracy(keras.callbacks.Callback):
@@ -121,17 +126,24 @@ class TrainResult:
     def epochs(self) -> int:
         return len(self.history.get("loss", []))
 
+    def _steady(self, key: str) -> list[float]:
+        """Per-epoch values without warm-up epochs (the first of each process: tracing), when others exist."""
+        values = self.history.get(key, [])
+        epochs = self.history.get("epoch", list(range(1, len(values) + 1)))
+        warm = set(self.info.get("warmup_epochs", epochs[:1]))
+        steady = [v for e, v in zip(epochs, values) if e not in warm]
+        return steady or list(values)
+
     @property
     def seconds_per_epoch(self) -> float:
-        """Median seconds per epoch; the first epoch (tracing, warm-up) is excluded when there are more."""
-        s = self.history.get("seconds", [])
-        s = s[1:] if len(s) > 1 else s
+        """Median seconds per epoch; warm-up epochs (tracing) are excluded when there are others."""
+        s = self._steady("seconds")
         return float(np.median(s)) if s else float("nan")
 
     @property
     def images_per_second(self) -> float:
-        s = self.history.get("images_per_second", [])
-        s = s[1:] if len(s) > 1 else s
+        """Median training images per second, warm-up epochs excluded when there are others."""
+        s = self._steady("images_per_second")
         return float(np.median(s)) if s else float("nan")
 
     @property
@@ -236,15 +248,8 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"save_model_atomic: {path} must end in .keras")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part.keras", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_target(path, suffix=".part.keras") as tmp:
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -326,3 +331,27 @@ def train_models(
                                    batch_size=profile.batch_size, **fit_kwargs)
         print(f"{name:{width}s}  {runs[name].describe()}")
     return runs
+
+
+def book_model(name: str, profile_name: str | None = None):
+    """Load (or, if its chapter has not run in this profile, train) a model another chapter introduced.
+
+    ``name`` is a key of :data:`mnistlib.models.BOOK_MODELS`. The model is
+    trained exactly as its chapter trains it (same profile settings, data,
+    epochs and options), so the load-or-train cache finds the chapter's model.
+    Returns ``(TrainResult, ExperimentData)``: the data is that chapter's split.
+    Introduced in chapter 09 (``09_error_analysis``).
+    """
+    from . import datasets, models, profiles
+
+    if name not in models.BOOK_MODELS:
+        raise KeyError(f"book_model: no model named {name!r}; known: {', '.join(models.BOOK_MODELS)}")
+    spec = models.BOOK_MODELS[name]
+    profile = profiles.get_profile(spec["chapter"], profile_name)
+    data = datasets.experiment_data(profile)
+    builder = functools.partial(models.BUILDERS[spec["builder"]], **spec["config"])
+    result = train_or_load(name, builder, config=spec["config"], profile=profile.name, chapter=spec["chapter"],
+                           x=datasets.as_float(data.x_train), y=data.y_train,
+                           validation_data=(datasets.as_float(data.x_val), data.y_val),
+                           epochs=profile.epochs(spec["epochs"]), batch_size=profile.batch_size, **spec["fit"])
+    return result, data

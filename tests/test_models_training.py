@@ -21,6 +21,9 @@ from mnistlib import models, plots, results, training
     ("vgg_like", {"batch_norm": True}, 340_700),
     ("bn_cnn", {}, 597_066),
     ("standard_cnn", {}, 35_445_522),
+    ("resnet", {}, 8_606_666),
+    ("resnet", {"decay_steps": 100}, 8_606_666),  # a schedule adds no parameters
+    ("resnet", {"blocks": (1, 1, 1)}, 1_996_746),  # the smoke profile's depth
 ])
 def test_builders_parameter_counts_and_shapes(name, config, params):
     model = models.build(name, **config)
@@ -38,6 +41,19 @@ def test_architecture_fingerprint_is_stable(name):
     assert training._architecture_fingerprint(first) == training._architecture_fingerprint(second)
     other = models.build(name, learning_rate=0.123)
     assert training._architecture_fingerprint(other) != training._architecture_fingerprint(first)
+
+
+def test_resnet_stages_and_schedule():
+    model = models.resnet(decay_steps=10)
+    shapes = [model.get_layer(f"stage{s}_block{n}_out").output.shape[1:] for s, n in zip((1, 2, 3), models.RESNET_BLOCKS)]
+    assert shapes == [(7, 7, 256), (4, 4, 512), (2, 2, 1024)]
+    assert sum(isinstance(layer, keras.layers.PReLU) for layer in model.layers) == 1 + 3 * sum(models.RESNET_BLOCKS)
+    assert isinstance(model.optimizer, keras.optimizers.Nadam)
+    lr = model.optimizer.learning_rate
+    model.optimizer.iterations.assign(10)
+    assert float(model.optimizer.learning_rate) == 0.0 < float(lr)
+    with pytest.raises(ValueError, match="resnet: blocks must be 3 counts of at least 1"):
+        models.resnet(blocks=(3, 4))
 
 
 def test_build_errors():

@@ -38,6 +38,9 @@ def test_reductions():
     assert full.heavy_samples(60_000) == 60_000
     assert smoke.heavy_samples(60_000) < quick.heavy_samples(60_000) < quick.samples(60_000)
     assert quick.heavy_samples(100) == 100 and smoke.heavy_samples(60_000) <= smoke.samples(60_000)
+    assert full.blocks((3, 4, 6)) == quick.blocks((3, 4, 6)) == (3, 4, 6)
+    assert get_profile("08_resnet_qmnist", "smoke").blocks((3, 4, 6)) == (1, 1, 1)
+    assert "1 block(s) per stage" in get_profile("08_resnet_qmnist", "smoke").describe()
 
 
 def test_profiles_are_frozen():
