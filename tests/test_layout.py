@@ -97,7 +97,8 @@ def test_no_data_or_model_files_are_tracked():
 
 
 MODULES = ["mnistlib.idx", "mnistlib.datasets", "mnistlib.profiles", "mnistlib.notebook", "mnistlib.plots",
-           "mnistlib.models", "mnistlib.training", "mnistlib.results", "mnistlib.bench", "mnistlib.checkpoints"]
+           "mnistlib.models", "mnistlib.training", "mnistlib.results", "mnistlib.bench", "mnistlib.checkpoints",
+           "mnistlib.analysis"]
 
 
 @pytest.mark.parametrize("modname", MODULES)
