@@ -10,6 +10,7 @@ atomic.
 from __future__ import annotations
 
 import io
+import os
 import time
 from pathlib import Path
 
@@ -19,10 +20,14 @@ import pandas as pd
 from .idx import atomic_write_bytes
 from .training import TrainResult, artifacts_dir
 
-__all__ = ["COLUMNS", "ledger_path", "record", "record_result", "evaluate_and_record", "load_ledger"]
+__all__ = ["COLUMNS", "ledger_path", "record", "record_result", "evaluate_and_record", "load_ledger",
+           "REFERENCE", "export_reference", "load_reference"]
+
+#: The committed ledger rows of full-profile runs: what the book shows when it is built in a smaller profile.
+REFERENCE = Path(__file__).resolve().parents[1] / "book" / "reference_results.csv"
 
 COLUMNS = ["chapter", "model", "profile", "params", "train_accuracy", "val_accuracy", "test_accuracy",
-           "epochs", "train_seconds", "seconds_per_epoch", "images_per_second", "n_train", "data", "backend",
+           "seed_test_accuracy", "epochs", "train_seconds", "seconds_per_epoch", "images_per_second", "n_train", "data", "backend",
            "recorded_at"]
 _KEY = ["profile", "chapter", "model"]
 
@@ -41,7 +46,7 @@ def load_ledger(profile: str) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=COLUMNS)
     text = {c: "string" for c in ("chapter", "model", "profile", "data", "backend", "recorded_at")}
-    return pd.read_csv(path, dtype=text)
+    return pd.read_csv(path, dtype=text).reindex(columns=COLUMNS)  # ledgers from before a new column still load
 
 
 def record(*, chapter: str, model: str, profile: str, **fields) -> pd.DataFrame:
@@ -67,11 +72,12 @@ def record(*, chapter: str, model: str, profile: str, **fields) -> pd.DataFrame:
 
 
 def record_result(result: TrainResult, *, chapter: str, profile: str, test_accuracy: float | None,
-                  data: str, name: str | None = None) -> pd.DataFrame:
+                  data: str, name: str | None = None, seed_accuracy: float | None = None) -> pd.DataFrame:
     """Record a trained Keras model from its :class:`TrainResult` and its single test evaluation.
 
     ``test_accuracy=None`` records a model whose accuracy means nothing (trained
     only to be timed): its speed goes in the ledger, its accuracies stay empty.
+    ``seed_accuracy`` is the seeds' published test accuracy of this model, if any.
     Introduced in chapter 03 (``03_linear_models``).
     """
     h = result.history
@@ -79,7 +85,8 @@ def record_result(result: TrainResult, *, chapter: str, profile: str, test_accur
         chapter=chapter, model=name or result.model.name, profile=profile,
         params=int(result.model.count_params()),
         train_accuracy=None if test_accuracy is None else h["accuracy"][-1], val_accuracy=h.get("val_accuracy", [None])[-1],
-        test_accuracy=None if test_accuracy is None else float(test_accuracy), epochs=result.epochs, train_seconds=round(result.train_seconds, 2),
+        test_accuracy=None if test_accuracy is None else float(test_accuracy), epochs=result.epochs,
+        seed_test_accuracy=seed_accuracy, train_seconds=round(result.train_seconds, 2),
         seconds_per_epoch=round(result.seconds_per_epoch, 3), images_per_second=round(result.images_per_second, 1),
         n_train=result.info.get("n_train"), data=data, backend=result.info.get("backend"),
     )
@@ -98,7 +105,8 @@ def evaluate_and_record(runs: dict[str, TrainResult], x_test: np.ndarray, y_test
     rows = {}
     for name, r in runs.items():
         _, test_accuracy = r.model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0)
-        record_result(r, chapter=chapter, profile=profile, test_accuracy=test_accuracy, data=data, name=name)
+        record_result(r, chapter=chapter, profile=profile, test_accuracy=test_accuracy, data=data, name=name,
+                      seed_accuracy=(seed_accuracy or {}).get(name))
         rows[name] = {"parameters": r.model.count_params(), "epochs": r.epochs,
                       "validation accuracy": r.history["val_accuracy"][-1], "test accuracy": float(test_accuracy),
                       "seed test accuracy": (seed_accuracy or {}).get(name, np.nan),
@@ -107,3 +115,39 @@ def evaluate_and_record(runs: dict[str, TrainResult], x_test: np.ndarray, y_test
     table["parameters"] = table["parameters"].astype(int)
     table["epochs"] = table["epochs"].astype(int)
     return table
+
+
+def export_reference(machine: str, path: str | os.PathLike = REFERENCE, profile: str = "full") -> pd.DataFrame:
+    """Write ``profile``'s ledger, with the machine and library versions of each row, to the reference file.
+
+    Rows already in the reference file and absent from this ledger are kept,
+    so that full runs made on different machines (a CPU here, a GPU there)
+    add up. Introduced in chapter 10 (``10_results_and_ensembles``).
+    """
+    import keras
+
+    ledger = load_ledger(profile)
+    if ledger.empty:
+        raise ValueError(f"export_reference: the {profile} ledger ({ledger_path(profile)}) is empty")
+    ledger = ledger.assign(machine=machine, keras=keras.__version__)
+    old = load_reference(path)
+    if not old.empty:
+        keep = ~old.set_index(_KEY).index.isin(ledger.set_index(_KEY).index)
+        ledger = pd.concat([old[keep], ledger], ignore_index=True)
+    buf = io.StringIO()
+    ledger.sort_values(["chapter", "model"]).to_csv(buf, index=False)
+    atomic_write_bytes(Path(path), buf.getvalue().encode())
+    return ledger
+
+
+def load_reference(path: str | os.PathLike = REFERENCE) -> pd.DataFrame:
+    """The committed full-profile results (empty if none); columns of the ledger plus ``machine`` and ``keras``.
+
+    Introduced in chapter 10 (``10_results_and_ensembles``).
+    """
+    path = Path(path)
+    columns = COLUMNS + ["machine", "keras"]
+    if not path.is_file():
+        return pd.DataFrame(columns=columns)
+    text = {c: "string" for c in ("chapter", "model", "profile", "data", "backend", "recorded_at", "machine", "keras")}
+    return pd.read_csv(path, dtype=text).reindex(columns=columns)
