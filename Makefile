@@ -13,11 +13,12 @@ STAMP   := $(VENV)/.installed
 # Notebook outputs cached by jupyter-book are only valid for this library and these pins.
 LIB_HASH = $(shell cat pyproject.toml mnistlib/*.py | md5sum | cut -c1-16)
 
-.PHONY: book test venv data browser test-unit test-notebooks test-book clean help
+.PHONY: book test bench venv data browser test-unit test-notebooks test-book clean help
 
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
 	@echo "make test   - unit tests, notebooks under nbval (smoke profile), strict book build, site in Chromium"
+	@echo "make bench  - speed figures (IDX reading, every model's throughput, scaling) into book/benchmark_results.*"
 	@echo "make data   - download and verify MNIST and QMNIST into MNISTLIB_DATA"
 	@echo "make clean  - remove _build (keeps .venv and data)"
 
@@ -58,6 +59,9 @@ test: data
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory test-unit test-notebooks test-book; rc=$$?; \
 	echo "[time] make test (after install): $$(( $$(date +%s) - start )) s"; exit $$rc
+
+bench: data
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) benchmarks/run.py
 
 test-unit: $(STAMP)
 	@start=$$(date +%s); \

@@ -1,4 +1,4 @@
-"""Speed measurements the book reports: how fast IDX files are read.
+"""Speed measurements the book reports: how fast IDX files are read and models train.
 
 Introduced in chapter 01 (``01_idx_format``); the performance appendix and
 ``benchmarks/idx_read.py`` both call :func:`idx_read_speeds`, so the figures
@@ -17,7 +17,7 @@ import numpy as np
 
 from . import datasets, idx
 
-__all__ = ["best_time", "python_loop_reader", "idx_read_speeds"]
+__all__ = ["best_time", "python_loop_reader", "idx_read_speeds", "training_throughput", "scaling"]
 
 
 def best_time(fn, repeat: int = 5) -> tuple[float, object]:
@@ -85,3 +85,46 @@ def idx_read_speeds(repeat: int = 5, python_images: int = 2_000) -> dict[str, fl
             assert np.array_equal(np.array(images, dtype=np.uint8), ours[:python_images])
             speeds["plain Python loop, uncompressed"] = (python_images * 784 / 1e6) / t
     return speeds
+
+
+def _slice(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    train = datasets.load_mnist("train")
+    keep = datasets.stratified_indices(train.labels, n, seed)
+    return datasets.as_float(train.images[keep]), train.labels[keep]
+
+
+def training_throughput(build_fn, n: int, batch_size: int = 128, repeat: int = 2) -> dict:
+    """Training and inference speed of ``build_fn()`` on ``n`` MNIST digits, warm-up excluded.
+
+    One untimed epoch over the ``n`` digits builds the training step and warms
+    the input pipeline; then the best of ``repeat`` timed epochs, and the best
+    of ``repeat`` timed prediction passes. Returns images per second for both
+    and seconds per epoch of 48,000 digits at that speed. Introduced in
+    chapter 10 (``10_results_and_ensembles``).
+    """
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build_fn()
+    x, y = _slice(n)
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    model.predict(x, batch_size=512, verbose=0)
+    train, _ = best_time(lambda: model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0), repeat)
+    infer, _ = best_time(lambda: model.predict(x, batch_size=512, verbose=0), repeat)
+    return {"params": int(model.count_params()), "n": n, "train_images_per_second": n / train,
+            "inference_images_per_second": n / infer, "seconds_per_epoch_48k": 48_000 * train / n}
+
+
+def scaling(build_fn, sizes=(1_000, 4_000, 16_000, 60_000), batch_size: int = 128) -> dict:
+    """Seconds of one training epoch at each size, and the least-squares line through them.
+
+    Introduced in chapter 10 (``10_results_and_ensembles``).
+    """
+    seconds = []
+    for n in sizes:
+        seconds.append(n / training_throughput(build_fn, n, batch_size)["train_images_per_second"])
+    slope, intercept = np.polyfit(sizes, seconds, 1)
+    fitted = slope * np.asarray(sizes) + intercept
+    r2 = 1 - np.sum((np.asarray(seconds) - fitted) ** 2) / np.sum((np.asarray(seconds) - np.mean(seconds)) ** 2)
+    return {"sizes": list(sizes), "seconds": seconds, "seconds_per_1000": slope * 1000, "intercept": intercept,
+            "r2": float(r2)}

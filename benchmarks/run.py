@@ -1,0 +1,58 @@
+"""`make bench`: the book's speed figures in one run, as JSON and a markdown table.
+
+Writes book/benchmark_results.json and book/benchmark_results.md (the performance appendix shows
+them): IDX reading speed next to idx2numpy and a pure-Python reader; training and inference speed
+of every model builder on a fixed slice of MNIST (compilation excluded), with and without
+augmentation; how the simple CNN's epoch time grows with the training-set size; peak memory.
+"""
+
+import functools
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import keras
+
+from mnistlib import bench, models, notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+# Digits per timed epoch: the same slice for every model, smaller for the two that are too slow on a CPU.
+SLICE = {"resnet": 512, "standard_cnn": 128}
+
+
+def main() -> None:
+    started = time.time()
+    out = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+           "versions": notebook.versions(), "backend": keras.backend.backend()}
+    out["idx_read_mb_per_s"] = bench.idx_read_speeds(repeat=3)
+    cases = {name: functools.partial(builder) for name, builder in models.BUILDERS.items()}
+    cases["bn_cnn + augmentation"] = functools.partial(models.bn_cnn, augment=models.AUGMENTATION)
+    cases["simple_cnn + augmentation"] = functools.partial(models.simple_cnn, augment=models.AUGMENTATION)
+    out["models"] = {}
+    for name, build in cases.items():
+        out["models"][name] = bench.training_throughput(build, SLICE.get(name.split(" ")[0], 4_096))
+        print(f"{name:28s} {out['models'][name]['train_images_per_second']:9,.0f} img/s", flush=True)
+    m = out["models"]
+    out["augmentation_overhead"] = {b: m[b]["train_images_per_second"] / m[f"{b} + augmentation"]["train_images_per_second"] - 1
+                                    for b in ("bn_cnn", "simple_cnn")}
+    out["scaling_simple_cnn"] = bench.scaling(models.simple_cnn)
+    out["peak_memory_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["seconds"] = time.time() - started
+    (ROOT / "book" / "benchmark_results.json").write_text(json.dumps(out, indent=1))
+    lines = [f"Measured {out['date']} on {out['machine']} ({out['backend']} backend).", "",
+             "| model | parameters | train img/s | inference img/s | s/epoch (48k) |", "|---|---:|---:|---:|---:|"]
+    for name, r in m.items():
+        lines.append(f"| {name} | {r['params']:,} | {r['train_images_per_second']:,.0f} | "
+                     f"{r['inference_images_per_second']:,.0f} | {r['seconds_per_epoch_48k']:,.1f} |")
+    (ROOT / "book" / "benchmark_results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(json.dumps({k: out[k] for k in ("augmentation_overhead", "scaling_simple_cnn", "peak_memory_mib", "seconds")},
+                     indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
