@@ -38,7 +38,7 @@ import keras
 import numpy as np
 
 from .idx import atomic_write_bytes
-from .training import EpochTimer, TrainResult, _fingerprint, save_model_atomic
+from .training import EpochTimer, TrainResult, _fingerprint, run_info, save_model_atomic
 
 __all__ = [
     "CheckpointError",
@@ -298,9 +298,7 @@ def resumable_fit(
                   verbose=verbose)
         if model.stop_training:
             break
-    info = {"batch_size": batch_size, "seed": seed, "n_train": int(len(x)),
-            "n_val": int(len(validation_data[0])) if validation_data is not None else 0,
-            "keras": keras.__version__, "backend": keras.backend.backend(), "runs": state["runs"],
+    info = {**run_info(x, validation_data, batch_size, seed), "runs": state["runs"],
             "folder": str(folder), "epoch": state["epoch"],
             "warmup_epochs": [r["first_epoch"] for r in state["runs"]]}
     path = folder / state["checkpoint"] if state["checkpoint"] else None

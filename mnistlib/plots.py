@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["use_style", "digit_grid", "training_curves"]
+__all__ = ["use_style", "digit_grid", "training_curves", "mistake_label", "confusion_heatmap"]
 
 
 def use_style() -> None:
@@ -112,3 +112,37 @@ def training_curves(histories: dict, *, title: str, metrics: Sequence[str] = ("a
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def mistake_label(predicted: int, true: int, confidence: float | None = None) -> str:
+    """The title of a classified digit in the book's galleries: ``pred p, true t`` and the confidence.
+
+    Introduced in chapter 08 (``08_resnet_qmnist``).
+    """
+    label = f"pred {predicted}, true {true}"
+    return label if confidence is None else f"{label}\n({confidence:.0%})"
+
+
+def confusion_heatmap(counts: np.ndarray, *, ax, title: str, mistakes_only: bool = False):
+    """An annotated heatmap of a 10x10 confusion matrix ``counts[true, predicted]`` on ``ax``; returns ``ax``.
+
+    By default each row is shown as percentages of its true class; with
+    ``mistakes_only`` the counts are shown with the diagonal (the correct
+    answers) removed, so that the few mistakes stand out. Introduced in
+    chapter 08 (``08_resnet_qmnist``).
+    """
+    import seaborn as sns
+
+    counts = np.asarray(counts)
+    if counts.shape != (10, 10):
+        raise ValueError(f"confusion_heatmap: counts must be 10x10, got {counts.shape}")
+    if mistakes_only:
+        values = counts.copy()
+        np.fill_diagonal(values, 0)
+        sns.heatmap(values, annot=True, fmt="d", cmap="Reds", cbar_kws={"label": "misclassified digits"}, ax=ax)
+    else:
+        values = 100 * counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        sns.heatmap(values, annot=True, fmt=".1f", cmap="Blues", cbar_kws={"label": "% of the true class"}, ax=ax,
+                    annot_kws={"fontsize": 7})
+    ax.set(title=title, xlabel="predicted class", ylabel="true class")
+    return ax

@@ -32,6 +32,16 @@ COLUMNS = ["chapter", "model", "profile", "params", "train_accuracy", "val_accur
 _KEY = ["profile", "chapter", "model"]
 
 
+_TEXT = ("chapter", "model", "profile", "data", "backend", "recorded_at", "machine", "keras")
+
+
+def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
+    """A ledger-shaped CSV with exactly ``columns`` (missing ones empty: older files still load); empty if absent."""
+    if not path.is_file():
+        return pd.DataFrame(columns=columns)
+    return pd.read_csv(path, dtype={c: "string" for c in _TEXT}).reindex(columns=columns)
+
+
 def ledger_path(profile: str) -> Path:
     """Where the ledger of ``profile`` lives. Introduced in chapter 03 (``03_linear_models``)."""
     return artifacts_dir(profile) / "ledger.csv"
@@ -42,11 +52,7 @@ def load_ledger(profile: str) -> pd.DataFrame:
 
     Introduced in chapter 03 (``03_linear_models``).
     """
-    path = ledger_path(profile)
-    if not path.is_file():
-        return pd.DataFrame(columns=COLUMNS)
-    text = {c: "string" for c in ("chapter", "model", "profile", "data", "backend", "recorded_at")}
-    return pd.read_csv(path, dtype=text).reindex(columns=COLUMNS)  # ledgers from before a new column still load
+    return _read_table(ledger_path(profile), COLUMNS)
 
 
 def record(*, chapter: str, model: str, profile: str, **fields) -> pd.DataFrame:
@@ -145,9 +151,4 @@ def load_reference(path: str | os.PathLike = REFERENCE) -> pd.DataFrame:
 
     Introduced in chapter 10 (``10_results_and_ensembles``).
     """
-    path = Path(path)
-    columns = COLUMNS + ["machine", "keras"]
-    if not path.is_file():
-        return pd.DataFrame(columns=columns)
-    text = {c: "string" for c in ("chapter", "model", "profile", "data", "backend", "recorded_at", "machine", "keras")}
-    return pd.read_csv(path, dtype=text).reindex(columns=columns)
+    return _read_table(Path(path), COLUMNS + ["machine", "keras"])

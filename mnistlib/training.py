@@ -35,6 +35,7 @@ __all__ = [
     "train_or_load",
     "train_models",
     "book_model",
+    "run_info",
     "save_model_atomic",
     "config_key",
 ]
@@ -202,10 +203,17 @@ def fit(
     hist = model.fit(x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
                      shuffle=True, callbacks=cbs, verbose=verbose)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    info = {"batch_size": batch_size, "seed": seed, "n_train": int(len(x)),
+    return TrainResult(model, history, info=run_info(x, validation_data, batch_size, seed))
+
+
+def run_info(x, validation_data, batch_size: int, seed: int) -> dict[str, Any]:
+    """What a :class:`TrainResult` records of how it was trained: sizes, batch, seed, Keras and backend.
+
+    Introduced in chapter 03 (``03_linear_models``).
+    """
+    return {"batch_size": batch_size, "seed": seed, "n_train": int(len(x)),
             "n_val": int(len(validation_data[0])) if validation_data is not None else 0,
             "keras": keras.__version__, "backend": keras.backend.backend()}
-    return TrainResult(model, history, info=info)
 
 
 def config_key(**parts: Any) -> str:

@@ -43,3 +43,25 @@ def test_digit_grid_rejects_bad_input():
         plots.digit_grid(np.zeros((3, 28, 28)), ["a", "b"], title="x")
     with pytest.raises(TypeError):
         plots.digit_grid(np.zeros((3, 28, 28)))  # a title is required
+
+
+def test_mistake_label_and_confusion_heatmap():
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pytest
+
+    from mnistlib import plots
+
+    assert plots.mistake_label(4, 9, 0.873) == "pred 4, true 9\n(87%)"
+    assert plots.mistake_label(4, 9) == "pred 4, true 9"
+    counts = np.diag(np.full(10, 90)) + 1
+    fig, axes = plt.subplots(1, 2)
+    plots.confusion_heatmap(counts, ax=axes[0], title="rows")
+    plots.confusion_heatmap(counts, ax=axes[1], title="mistakes", mistakes_only=True)
+    shown = [float(t.get_text()) for t in axes[1].texts]
+    assert len(shown) == 100 and shown[0] == 0 and shown[1] == 1  # the diagonal removed, counts kept
+    rows = [float(t.get_text()) for t in axes[0].texts]
+    assert rows[0] == pytest.approx(100 * 91 / 100, abs=0.05)  # percentages of the true class
+    with pytest.raises(ValueError, match="10x10"):
+        plots.confusion_heatmap(counts[:5], ax=axes[0], title="x")
+    plt.close(fig)
