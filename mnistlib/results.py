@@ -4,11 +4,14 @@ Introduced in chapter 03 (``03_linear_models``). Every chapter records its
 models here; chapter 10 reads the whole table. The ledger is a CSV file in the
 profile's artifacts folder; recording a model that a chapter already recorded
 replaces that row, so re-running a chapter never duplicates rows. Writes are
-atomic.
+atomic, and each read-modify-write holds a lock on the ledger, so notebooks run
+side by side (two JupyterLab kernels, or chapters run in parallel on a GPU
+machine) never lose each other's rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import time
@@ -47,6 +50,26 @@ def ledger_path(profile: str) -> Path:
     return artifacts_dir(profile) / "ledger.csv"
 
 
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive lock on ``path`` (through ``<path>.lock``) while the body reads and rewrites it.
+
+    POSIX systems use ``fcntl.flock``; elsewhere the body runs unlocked.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; one process at a time is the user's job there
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def load_ledger(profile: str) -> pd.DataFrame:
     """The ledger of ``profile`` as a DataFrame (empty, with the columns, if nothing was recorded).
 
@@ -67,13 +90,14 @@ def record(*, chapter: str, model: str, profile: str, **fields) -> pd.DataFrame:
     row = {c: None for c in COLUMNS}
     row.update(fields, chapter=chapter, model=model, profile=profile,
                recorded_at=fields.get("recorded_at") or time.strftime("%Y-%m-%d %H:%M:%S"))
-    ledger = load_ledger(profile)
-    same = (ledger["profile"] == profile) & (ledger["chapter"] == chapter) & (ledger["model"] == model)
-    new = pd.DataFrame([row], columns=COLUMNS)
-    ledger = new if ledger.empty else pd.concat([ledger[~same], new], ignore_index=True)
-    buf = io.StringIO()
-    ledger.to_csv(buf, index=False)
-    atomic_write_bytes(ledger_path(profile), buf.getvalue().encode())
+    with _locked(ledger_path(profile)):
+        ledger = load_ledger(profile)
+        same = (ledger["profile"] == profile) & (ledger["chapter"] == chapter) & (ledger["model"] == model)
+        new = pd.DataFrame([row], columns=COLUMNS)
+        ledger = new if ledger.empty else pd.concat([ledger[~same], new], ignore_index=True)
+        buf = io.StringIO()
+        ledger.to_csv(buf, index=False)
+        atomic_write_bytes(ledger_path(profile), buf.getvalue().encode())
     return ledger
 
 
@@ -136,13 +160,14 @@ def export_reference(machine: str, path: str | os.PathLike = REFERENCE, profile:
     if ledger.empty:
         raise ValueError(f"export_reference: the {profile} ledger ({ledger_path(profile)}) is empty")
     ledger = ledger.assign(machine=machine, keras=keras.__version__)
-    old = load_reference(path)
-    if not old.empty:
-        keep = ~old.set_index(_KEY).index.isin(ledger.set_index(_KEY).index)
-        ledger = pd.concat([old[keep], ledger], ignore_index=True)
-    buf = io.StringIO()
-    ledger.sort_values(["chapter", "model"]).to_csv(buf, index=False)
-    atomic_write_bytes(Path(path), buf.getvalue().encode())
+    with _locked(Path(path)):
+        old = load_reference(path)
+        if not old.empty:
+            keep = ~old.set_index(_KEY).index.isin(ledger.set_index(_KEY).index)
+            ledger = pd.concat([old[keep], ledger], ignore_index=True)
+        buf = io.StringIO()
+        ledger.sort_values(["chapter", "model"]).to_csv(buf, index=False)
+        atomic_write_bytes(Path(path), buf.getvalue().encode())
     return ledger
 
 

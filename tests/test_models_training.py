@@ -331,3 +331,21 @@ def test_book_models_are_buildable_and_named():
         assert models.build(spec["builder"], **spec["config"]).count_params() > 0
     with pytest.raises(KeyError, match="no model named 'lenet'"):
         training.book_model("lenet", "smoke")
+
+
+def test_ledger_writers_in_parallel_lose_no_rows(artifacts):
+    # Four processes (four notebooks run side by side) record 25 rows each, all starting at the same instant.
+    import subprocess
+    import sys
+    import time
+
+    start = time.time() + 10  # after every process has imported mnistlib
+    script = ("import sys, time; from mnistlib import results; w, start = sys.argv[1], float(sys.argv[2]); "
+              "time.sleep(max(0, start - time.time())); "
+              "[results.record(chapter='06', model=f'{w}-{i}', profile='smoke', test_accuracy=i / 100) "
+              "for i in range(25)]")
+    procs = [subprocess.Popen([sys.executable, "-c", script, f"w{w}", str(start)], env=os.environ.copy())
+             for w in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 4
+    ledger = results.load_ledger("smoke")
+    assert len(ledger) == 100 and set(ledger["model"]) == {f"w{w}-{i}" for w in range(4) for i in range(25)}
