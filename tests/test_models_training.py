@@ -82,13 +82,49 @@ def test_augmentation_only_while_training():
 
 
 def test_augmented_model_saves_and_loads(tmp_path):
-    """Every augmentation layer survives a save/load round trip (Keras's own RandomShear does not)."""
+    """The augmentation layer survives a save/load round trip, settings included."""
     model = models.simple_cnn(augment={"shift": 0.1, "rotation": 10, "zoom": 0.1, "shear": 0.2})
     path = training.save_model_atomic(model, tmp_path / "augmented.keras")
     loaded = keras.saving.load_model(path)
-    assert [l.name for l in loaded.get_layer("augmentation").layers] == ["rotate", "zoom", "shear", "shift"]
+    (affine,) = loaded.get_layer("augmentation").layers
+    assert isinstance(affine, models.RandomAffine) and affine.name == "affine"
+    assert (affine.shift, affine.rotation, affine.zoom, affine.shear) == (0.1, 10.0, 0.1, 0.2)
     x = np.random.default_rng(2).random((4, 28, 28, 1)).astype(np.float32)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_keras_augmentation_chain_saves_and_loads(tmp_path):
+    """The chain of Keras's own layers round-trips too (Keras's RandomShear alone does not)."""
+    chain = models.keras_augmentation(shift=0.1, rotation=10, zoom=0.1, shear=0.2)
+    model = keras.Sequential([chain, keras.layers.Flatten(), keras.layers.Dense(10)])
+    model.save(tmp_path / "chain.keras")
+    loaded = keras.saving.load_model(tmp_path / "chain.keras")
+    assert [l.name for l in loaded.layers[0].layers] == ["rotate", "zoom", "shear", "shift"]
+
+
+def test_random_affine_transform_is_exact():
+    """Identity, whole-pixel shifts and quarter turns move pixels exactly; what comes from outside is 0."""
+    x = np.zeros((2, 28, 28, 1), np.float32)
+    x[:, 5:20, 10:13, 0] = 1.0
+    x[1, 3, 3, 0] = 0.5
+    zero, one = np.zeros(2, np.float32), np.ones(2, np.float32)
+    out = lambda *a: keras.ops.convert_to_numpy(models.RandomAffine.transform(x, *a))  # noqa: E731
+    np.testing.assert_array_equal(out(zero, one, zero, zero, zero), x)
+    shifted = np.zeros_like(x)
+    shifted[:, 0:25, 2:28] = x[:, 3:28, 0:26]  # 2 pixels right, 3 up
+    np.testing.assert_array_equal(out(zero, one, zero, 2 * one, -3 * one), shifted)
+    np.testing.assert_allclose(out(np.full(2, np.pi / 2, np.float32), one, zero, zero, zero),
+                               np.rot90(x, 1, axes=(1, 2)), atol=1e-5)  # anticlockwise on screen
+    smaller = out(zero, 2 * one, zero, zero, zero)  # scale 2: the digit at half size, ink halved by area
+    assert abs(smaller.sum() - x.sum() / 4) < 0.1 * x.sum()
+
+
+def test_random_affine_draws_differ_per_image_and_follow_the_seed():
+    x = np.zeros((16, 28, 28, 1), np.float32)
+    x[:, 8:20, 12:16, 0] = 1.0
+    a, b = (keras.ops.convert_to_numpy(models.RandomAffine(seed=7)(x, training=True)) for _ in range(2))
+    np.testing.assert_array_equal(a, b)  # same seed, same draws
+    assert len({arr.tobytes() for arr in a}) == len(a)  # a fresh transformation for every image
 
 
 @pytest.mark.parametrize("kwargs,message", [
