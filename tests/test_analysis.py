@@ -99,6 +99,7 @@ def test_integrated_gradients_completeness_on_a_cnn():
     attributions = analysis.integrated_gradients(model, x, 3, steps=64)
     assert attributions.shape == x.shape and np.isfinite(attributions).all()
     gap = analysis.completeness_gap(model, x, 3, steps=64)
+    np.testing.assert_allclose(analysis.completeness_gap(model, x, 3, attributions=attributions), gap, atol=1e-6)
     scale = np.abs(model.predict(x, verbose=0)[:, 3] - model.predict(np.zeros_like(x), verbose=0)[:, 3])
     assert (gap <= 0.02 * scale + 1e-4).all(), (gap, scale)
     with pytest.raises(ValueError, match="steps must be at least 1"):
