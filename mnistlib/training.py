@@ -341,13 +341,15 @@ def train_models(
     return runs
 
 
-def book_model(name: str, profile_name: str | None = None):
+def book_model(name: str, profile_name: str | None = None, seed: int = 42):
     """Load (or, if its chapter has not run in this profile, train) a model another chapter introduced.
 
     ``name`` is a key of :data:`mnistlib.models.BOOK_MODELS`. The model is
     trained exactly as its chapter trains it (same profile settings, data,
     epochs and options), so the load-or-train cache finds the chapter's model.
     Returns ``(TrainResult, ExperimentData)``: the data is that chapter's split.
+    ``seed`` (the book's is 42) trains the same model from another seed: other
+    initial weights, batch order and augmentation draws (chapter 10's ensemble).
     Introduced in chapter 09 (``09_error_analysis``).
     """
     from . import datasets, models, profiles
@@ -361,5 +363,6 @@ def book_model(name: str, profile_name: str | None = None):
     result = train_or_load(name, builder, config=spec["config"], profile=profile.name, chapter=spec["chapter"],
                            x=datasets.as_float(data.x_train), y=data.y_train,
                            validation_data=(datasets.as_float(data.x_val), data.y_val),
-                           epochs=profile.epochs(spec["epochs"]), batch_size=profile.batch_size, **spec["fit"])
+                           epochs=profile.epochs(spec["epochs"]), batch_size=profile.batch_size, seed=seed,
+                           **spec["fit"])
     return result, data

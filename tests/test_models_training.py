@@ -369,6 +369,17 @@ def test_book_models_are_buildable_and_named():
         training.book_model("lenet", "smoke")
 
 
+def test_book_model_with_another_seed_is_another_cached_model(artifacts):
+    """Chapter 10's ensemble members: the book's model, trained as its chapter does, from other seeds."""
+    book, data = training.book_model("simple_cnn", "smoke")
+    other, other_data = training.book_model("simple_cnn", "smoke", seed=1)
+    assert not book.loaded and not other.loaded and book.path != other.path
+    assert np.array_equal(data.y_val, other_data.y_val)  # the same split: only the seed differs
+    assert not np.array_equal(book.model.get_weights()[0], other.model.get_weights()[0])
+    again, _ = training.book_model("simple_cnn", "smoke", seed=1)
+    assert again.loaded and again.path == other.path
+
+
 def test_ledger_writers_in_parallel_lose_no_rows(artifacts):
     # Four processes (four notebooks run side by side) record 25 rows each, all starting at the same instant.
     import subprocess
