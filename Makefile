@@ -18,7 +18,8 @@ LIB_HASH = $(shell cat pyproject.toml mnistlib/*.py | md5sum | cut -c1-16)
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
 	@echo "make test   - unit tests, notebooks under nbval (smoke profile), strict book build, site in Chromium"
-	@echo "make bench  - speed figures (IDX reading, every model's throughput, scaling) into book/benchmark_results.*"
+	@echo "make bench  - speed figures (IDX reading, every model's throughput, scaling) into book/benchmark_results.*,"
+	@echo "              then every chapter's wall time and peak memory, smoke and quick, into book/chapter_timings.json"
 	@echo "make data   - download and verify MNIST and QMNIST into MNISTLIB_DATA"
 	@echo "make clean  - remove _build (keeps .venv and data)"
 
@@ -62,6 +63,7 @@ test: data
 
 bench: data
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) benchmarks/run.py
+	$(PY) benchmarks/chapters.py smoke quick
 
 test-unit: $(STAMP)
 	@start=$$(date +%s); \

@@ -1,0 +1,67 @@
+"""`make bench`, second part: wall time and peak memory of every chapter, smoke and quick profiles.
+
+Each notebook runs in its own process through nbclient (as the book build runs it), in order, with
+a fresh artifacts folder per profile so that nothing comes from an earlier run's cache: a chapter's
+time includes training the models an earlier chapter of the same run did not leave behind. The peak
+memory is the kernel's maximum resident set size. Writes book/chapter_timings.json, which the
+performance appendix shows.
+
+    .venv/bin/python benchmarks/chapters.py [smoke quick]
+"""
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "book" / "chapter_timings.json"
+
+
+def run_one(path: str) -> None:
+    """In a child process: execute one notebook, print its wall time and its kernel's peak memory as JSON."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=3600, kernel_name="python3",
+                   resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the kernel, after it exited (KiB on Linux)
+    print(json.dumps({"seconds": round(seconds, 1), "peak_memory_mib": round(peak)}))
+
+
+def main(profiles: list[str]) -> None:
+    notebooks = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    out = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    out.update({"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"})
+    for profile in profiles:
+        rows = {}
+        with tempfile.TemporaryDirectory(prefix=f"bench-{profile}-") as artifacts:
+            env = {**os.environ, "MNISTBOOK_PROFILE": profile, "MNISTBOOK_ARTIFACTS": artifacts,
+                   "TF_CPP_MIN_LOG_LEVEL": "2"}
+            for nb in notebooks:
+                done = subprocess.run([sys.executable, __file__, "--one", str(nb)], env=env, capture_output=True,
+                                      text=True)
+                if done.returncode != 0:
+                    sys.exit(f"{nb.name} failed in the {profile} profile:\n{done.stderr[-3000:]}")
+                rows[nb.stem] = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"{profile:6s} {nb.stem:28s} {rows[nb.stem]['seconds']:7.1f} s "
+                      f"{rows[nb.stem]['peak_memory_mib']:6,} MiB", flush=True)
+        out[profile] = {"chapters": rows, "total_seconds": round(sum(r["seconds"] for r in rows.values()), 1),
+                        "peak_memory_mib": max(r["peak_memory_mib"] for r in rows.values())}
+        print(f"{profile}: {out[profile]['total_seconds'] / 60:.1f} min in all", flush=True)
+        OUT.write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--one"]:
+        run_one(sys.argv[2])
+    else:
+        main(sys.argv[1:] or ["smoke", "quick"])
