@@ -608,9 +608,13 @@ DEFAULT_FILES = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mnistlib.datasets fetch|status [mnist|qmnist ...]``: download and verify."""
-    parser = argparse.ArgumentParser(prog="python -m mnistlib.datasets", description=main.__doc__)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m mnistlib") -> int:
+    """``python -m mnistlib fetch|status [mnist|qmnist ...]``: download and verify.
+
+    Introduced in chapter 02 (``02_exploring_the_data``).
+    """
+    parser = argparse.ArgumentParser(prog=prog, description="Download (fetch) or check (status) the data files "
+                                                           "and print where each one is and how it verified.")
     parser.add_argument("command", choices=("fetch", "status"))
     parser.add_argument("datasets", nargs="*", default=["mnist", "qmnist"], choices=sorted(DEFAULT_FILES))
     parser.add_argument("--data-dir", default=None, help=f"data folder (default: ${ENV_VAR} or pooch's cache)")
@@ -623,5 +627,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the older spelling; `python -m mnistlib` is the same without runpy's warning
+    sys.exit(main(prog="python -m mnistlib.datasets"))

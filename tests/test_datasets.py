@@ -3,6 +3,8 @@ import gzip
 import http.server
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -163,6 +165,13 @@ def test_provenance_report_downloads_nothing(folder):
 def test_command_line_status(folder, capsys):
     assert datasets.main(["status", "mnist", "--data-dir", str(folder)]) == 0
     assert "t10k-images-idx3-ubyte.gz: verified" in capsys.readouterr().out
+
+
+def test_python_dash_m_mnistlib_runs_the_data_command_without_warnings(folder):
+    done = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "mnistlib", "status", "mnist",
+                           "--data-dir", str(folder)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "t10k-images-idx3-ubyte.gz: verified" in done.stdout and "RuntimeWarning" not in done.stderr
 
 
 # ---- downloads from a real HTTP server on 127.0.0.1 ------------------------------------------
