@@ -93,14 +93,51 @@ def _slice(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return datasets.as_float(train.images[keep]), train.labels[keep]
 
 
+def _timed_epoch(model, x, y, batch_size: int) -> tuple[float, float]:
+    """Wall seconds and processor seconds (all threads) of one training epoch of ``model``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def augmentation_overhead(build_fn, augment: dict, n: int = 4_096, batch_size: int = 128, repeat: int = 5) -> dict:
+    """How much longer a training epoch of ``build_fn(augment=augment)`` takes than one of ``build_fn()``.
+
+    Both models are built and warmed up, then their epochs over the same ``n``
+    digits alternate, ``repeat`` times each, so that both see the same
+    conditions: on a shared machine whose host grants fewer cores at times, two
+    measurements taken one after the other can fall in different phases. Returns
+    the overhead as a fraction, from the fastest epoch of each in wall time
+    (``wall``) and in processor time (``cpu``). Introduced in chapter 06
+    (``06_augmentation``).
+    """
+    import keras
+
+    x, y = _slice(n)
+    pair = {}
+    for name, kwargs in (("plain", {}), ("augmented", {"augment": augment})):
+        keras.utils.set_random_seed(0)
+        pair[name] = build_fn(**kwargs)
+        pair[name].fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    times = {name: [] for name in pair}
+    for _ in range(repeat):
+        for name, model in pair.items():
+            times[name].append(_timed_epoch(model, x, y, batch_size))
+    best = {name: np.min(np.array(t), axis=0) for name, t in times.items()}
+    return {"wall": float(best["augmented"][0] / best["plain"][0] - 1),
+            "cpu": float(best["augmented"][1] / best["plain"][1] - 1), "n": n, "repeat": repeat}
+
+
 def training_throughput(build_fn, n: int, batch_size: int = 128, repeat: int = 2) -> dict:
     """Training and inference speed of ``build_fn()`` on ``n`` MNIST digits, warm-up excluded.
 
     One untimed epoch over the ``n`` digits builds the training step and warms
     the input pipeline; then the best of ``repeat`` timed epochs, and the best
-    of ``repeat`` timed prediction passes. Returns images per second for both
-    and seconds per epoch of 48,000 digits at that speed. Introduced in
-    chapter 10 (``10_results_and_ensembles``).
+    of ``repeat`` timed prediction passes. Returns images per second for both,
+    seconds per epoch of 48,000 digits at that speed, and the processor seconds
+    (all threads) that a training epoch of 1,000 digits takes: the work itself,
+    which stays the same when a shared machine grants fewer cores for a while
+    and the wall time grows. Introduced in chapter 10 (``10_results_and_ensembles``).
     """
     import keras
 
@@ -109,10 +146,12 @@ def training_throughput(build_fn, n: int, batch_size: int = 128, repeat: int = 2
     x, y = _slice(n)
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
     model.predict(x, batch_size=512, verbose=0)
-    train, _ = best_time(lambda: model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0), repeat)
+    wall, cpu = zip(*(_timed_epoch(model, x, y, batch_size) for _ in range(repeat)))
+    train = min(wall)
     infer, _ = best_time(lambda: model.predict(x, batch_size=512, verbose=0), repeat)
     return {"params": int(model.count_params()), "n": n, "train_images_per_second": n / train,
-            "inference_images_per_second": n / infer, "seconds_per_epoch_48k": 48_000 * train / n}
+            "inference_images_per_second": n / infer, "seconds_per_epoch_48k": 48_000 * train / n,
+            "train_cpu_seconds_per_1000": 1_000 * min(cpu) / n}
 
 
 def scaling(build_fn, sizes=(1_000, 4_000, 16_000, 60_000), batch_size: int = 128) -> dict:

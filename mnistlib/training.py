@@ -61,10 +61,14 @@ def artifacts_dir(profile: str) -> Path:
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Adds ``seconds`` (the whole epoch, validation included) and ``images_per_second`` to each epoch's logs.
+    """Adds ``seconds``, ``images_per_second`` and ``train_cpu_seconds`` to each epoch's logs.
 
-    ``images_per_second`` counts training only: the time up to the start of
-    the epoch's validation pass. Introduced in chapter 03 (``03_linear_models``).
+    ``seconds`` is the whole epoch, validation included; ``images_per_second``
+    counts training only: the time up to the start of the epoch's validation
+    pass. ``train_cpu_seconds`` is the processor time all the process's threads
+    spent on that training part: the work itself, which does not change when a
+    shared machine grants the process fewer cores for a while, as wall time
+    does. Introduced in chapter 03 (``03_linear_models``).
     """
 
     def __init__(self, n_samples: int):
@@ -73,16 +77,18 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start, self._train_end = time.perf_counter(), None
+        self._cpu_start, self._cpu_train_end = time.process_time(), None
 
     def on_test_begin(self, logs=None):
         if getattr(self, "_train_end", 0) is None:  # the validation pass inside an epoch
-            self._train_end = time.perf_counter()
+            self._train_end, self._cpu_train_end = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch, logs=None):
-        end = time.perf_counter()
+        end, cpu_end = time.perf_counter(), time.process_time()
         if logs is not None:
             logs["seconds"] = end - self._start
             logs["images_per_second"] = self.n_samples / ((self._train_end or end) - self._start)
+            logs["train_cpu_seconds"] = (self._cpu_train_end or cpu_end) - self._cpu_start
 
 
 class StopAtAccuracy(keras.callbacks.Callback):
@@ -145,6 +151,15 @@ class TrainResult:
     def images_per_second(self) -> float:
         """Median training images per second, warm-up epochs excluded when there are others."""
         s = self._steady("images_per_second")
+        return float(np.median(s)) if s else float("nan")
+
+    @property
+    def cpu_seconds_per_epoch(self) -> float:
+        """Median processor seconds (all threads) of an epoch's training part, warm-up epochs excluded.
+
+        NaN for histories recorded before this measure existed.
+        """
+        s = self._steady("train_cpu_seconds")
         return float(np.median(s)) if s else float("nan")
 
     @property

@@ -169,6 +169,25 @@ def test_fit_records_timing(tiny):
     assert plain.history["images_per_second"][1] == pytest.approx(200 / plain.history["seconds"][1], rel=0.05)
 
 
+def test_cpu_seconds_count_work_not_waiting(tiny):
+    """A pause in every step (as when a shared host withholds a core) adds wall time, not processor time."""
+    import time
+
+    class Pause(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(0.05)
+
+    x, y = tiny
+    r = training.fit(models.softmax_regression(), x, y, validation_data=(x, y), epochs=2, batch_size=50,
+                     callbacks=[Pause()])
+    assert len(r.history["train_cpu_seconds"]) == 2 and all(c > 0 for c in r.history["train_cpu_seconds"])
+    train_wall = 200 / r.history["images_per_second"][1]
+    assert train_wall >= 4 * 0.05 and r.history["train_cpu_seconds"][1] < train_wall - 0.15
+    assert r.cpu_seconds_per_epoch == r.history["train_cpu_seconds"][1]  # the warm-up epoch is left out
+    old = training.TrainResult(r.model, {"loss": [1.0, 0.5], "seconds": [2.0, 1.0]})
+    assert np.isnan(old.cpu_seconds_per_epoch), "a history from before the measure existed has none"
+
+
 def test_stop_at_accuracy_watches_validation_only(tiny):
     x, y = tiny
     with pytest.raises(ValueError, match="validation metrics only"):
