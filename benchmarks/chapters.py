@@ -3,8 +3,9 @@
 Each notebook runs in its own process through nbclient (as the book build runs it), in order, with
 a fresh artifacts folder per profile so that nothing comes from an earlier run's cache: a chapter's
 time includes training the models an earlier chapter of the same run did not leave behind. The peak
-memory is the kernel's maximum resident set size. Writes book/chapter_timings.json, which the
-performance appendix shows.
+memory is the kernel's maximum resident set size. Each chapter's best test accuracy in the run's
+ledger is kept beside its time, so the quick profile's floors are checked against the same run.
+Writes book/chapter_timings.json, which the performance appendix shows.
 
     .venv/bin/python benchmarks/chapters.py [smoke quick]
 """
@@ -37,6 +38,19 @@ def run_one(path: str) -> None:
     print(json.dumps({"seconds": round(seconds, 1), "peak_memory_mib": round(peak)}))
 
 
+def best_models(ledger_csv: Path, rows: dict) -> None:
+    """Add each chapter's best test accuracy in this run's ledger, the model and its data, to ``rows``."""
+    import pandas as pd
+
+    ledger = pd.read_csv(ledger_csv).dropna(subset=["test_accuracy"])
+    for chapter, group in ledger.groupby("chapter"):
+        if chapter in rows:
+            best = group.loc[group["test_accuracy"].idxmax()]
+            rows[chapter].update(best_model=best["model"], best_test_accuracy=round(float(best["test_accuracy"]), 4),
+                                 best_data=best["data"])
+            print(f"        {chapter:28s} best {best['model']} {best['test_accuracy']:.4f}", flush=True)
+
+
 def main(profiles: list[str]) -> None:
     notebooks = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
     out = json.loads(OUT.read_text()) if OUT.is_file() else {}
@@ -54,6 +68,7 @@ def main(profiles: list[str]) -> None:
                 rows[nb.stem] = json.loads(done.stdout.strip().splitlines()[-1])
                 print(f"{profile:6s} {nb.stem:28s} {rows[nb.stem]['seconds']:7.1f} s "
                       f"{rows[nb.stem]['peak_memory_mib']:6,} MiB", flush=True)
+            best_models(Path(artifacts) / profile / "ledger.csv", rows)
         out[profile] = {"chapters": rows, "total_seconds": round(sum(r["seconds"] for r in rows.values()), 1),
                         "peak_memory_mib": max(r["peak_memory_mib"] for r in rows.values())}
         print(f"{profile}: {out[profile]['total_seconds'] / 60:.1f} min in all", flush=True)

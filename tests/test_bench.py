@@ -1,4 +1,8 @@
+import importlib.util
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 
 from mnistlib import bench, idx
 
@@ -21,3 +25,21 @@ def test_idx_read_speeds(data_root):
                            "idx2numpy, gzip (gzip.open file object)", "plain Python loop, uncompressed"}
     assert all(v > 0 for v in speeds.values())
     assert speeds["mnistlib.idx, uncompressed"] > speeds["plain Python loop, uncompressed"]
+
+
+def test_chapter_benchmark_keeps_each_chapters_best_test_accuracy(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "chapters.py"
+    spec = importlib.util.spec_from_file_location("bench_chapters", script)
+    chapters = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chapters)
+    ledger = tmp_path / "ledger.csv"
+    pd.DataFrame({"chapter": ["05_cnn", "05_cnn", "06_augmentation", "06_augmentation", "10_results"],
+                  "model": ["simple_cnn", "vgg_like", "bn_cnn", "standard_cnn_shift", "ensemble"],
+                  "test_accuracy": [0.9851, 0.98, float("nan"), None, 0.99],
+                  "data": ["MNIST (verified)"] * 5}).to_csv(ledger, index=False)
+    rows = {"05_cnn": {"seconds": 1.0}, "06_augmentation": {"seconds": 2.0}, "09_error_analysis": {"seconds": 3.0}}
+    chapters.best_models(ledger, rows)
+    assert rows["05_cnn"] == {"seconds": 1.0, "best_model": "simple_cnn", "best_test_accuracy": 0.9851,
+                              "best_data": "MNIST (verified)"}
+    assert rows["06_augmentation"] == {"seconds": 2.0}, "a model without a test accuracy is no best model"
+    assert rows["09_error_analysis"] == {"seconds": 3.0} and "10_results" not in rows
