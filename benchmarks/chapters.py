@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mnistlib import results, training
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "book" / "chapter_timings.json"
 
@@ -38,12 +40,9 @@ def run_one(path: str) -> None:
     print(json.dumps({"seconds": round(seconds, 1), "peak_memory_mib": round(peak)}))
 
 
-def best_models(ledger_csv: Path, rows: dict) -> None:
-    """Add each chapter's best test accuracy in this run's ledger, the model and its data, to ``rows``."""
-    import pandas as pd
-
-    ledger = pd.read_csv(ledger_csv).dropna(subset=["test_accuracy"])
-    for chapter, group in ledger.groupby("chapter"):
+def best_models(ledger, rows: dict) -> None:
+    """Add each chapter's best test accuracy in this run's ledger (a DataFrame), the model and its data, to ``rows``."""
+    for chapter, group in ledger.dropna(subset=["test_accuracy"]).groupby("chapter"):
         if chapter in rows:
             best = group.loc[group["test_accuracy"].idxmax()]
             rows[chapter].update(best_model=best["model"], best_test_accuracy=round(float(best["test_accuracy"]), 4),
@@ -68,7 +67,8 @@ def main(profiles: list[str]) -> None:
                 rows[nb.stem] = json.loads(done.stdout.strip().splitlines()[-1])
                 print(f"{profile:6s} {nb.stem:28s} {rows[nb.stem]['seconds']:7.1f} s "
                       f"{rows[nb.stem]['peak_memory_mib']:6,} MiB", flush=True)
-            best_models(Path(artifacts) / profile / "ledger.csv", rows)
+            os.environ[training.ARTIFACTS_ENV] = artifacts  # the ledger of this run, read as the book reads it
+            best_models(results.load_ledger(profile), rows)
         out[profile] = {"chapters": rows, "total_seconds": round(sum(r["seconds"] for r in rows.values()), 1),
                         "peak_memory_mib": max(r["peak_memory_mib"] for r in rows.values())}
         print(f"{profile}: {out[profile]['total_seconds'] / 60:.1f} min in all", flush=True)

@@ -7,6 +7,7 @@ they show come from one measurement.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
 import tempfile
@@ -93,6 +94,16 @@ def _slice(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return datasets.as_float(train.images[keep]), train.labels[keep]
 
 
+def _warm_model(build_fn, x, y, batch_size: int):
+    """``build_fn()`` built from seed 0 and trained one untimed epoch on ``x``: its training step is built."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build_fn()
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    return model
+
+
 def _timed_epoch(model, x, y, batch_size: int) -> tuple[float, float]:
     """Wall seconds and processor seconds (all threads) of one training epoch of ``model``."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -111,14 +122,9 @@ def augmentation_overhead(build_fn, augment: dict, n: int = 4_096, batch_size: i
     (``wall``) and in processor time (``cpu``). Introduced in chapter 06
     (``06_augmentation``).
     """
-    import keras
-
     x, y = _slice(n)
-    pair = {}
-    for name, kwargs in (("plain", {}), ("augmented", {"augment": augment})):
-        keras.utils.set_random_seed(0)
-        pair[name] = build_fn(**kwargs)
-        pair[name].fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    pair = {"plain": _warm_model(build_fn, x, y, batch_size),
+            "augmented": _warm_model(functools.partial(build_fn, augment=augment), x, y, batch_size)}
     times = {name: [] for name in pair}
     for _ in range(repeat):
         for name, model in pair.items():
@@ -139,12 +145,8 @@ def training_throughput(build_fn, n: int, batch_size: int = 128, repeat: int = 2
     which stays the same when a shared machine grants fewer cores for a while
     and the wall time grows. Introduced in chapter 10 (``10_results_and_ensembles``).
     """
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = build_fn()
     x, y = _slice(n)
-    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    model = _warm_model(build_fn, x, y, batch_size)
     model.predict(x, batch_size=512, verbose=0)
     wall, cpu = zip(*(_timed_epoch(model, x, y, batch_size) for _ in range(repeat)))
     train = min(wall)

@@ -133,34 +133,32 @@ class TrainResult:
     def epochs(self) -> int:
         return len(self.history.get("loss", []))
 
-    def _steady(self, key: str) -> list[float]:
-        """Per-epoch values without warm-up epochs (the first of each process: tracing), when others exist."""
+    def _steady_median(self, key: str) -> float:
+        """Median per-epoch value without warm-up epochs (the first of each process: tracing), when others
+        exist; NaN if the history has no such values."""
         values = self.history.get(key, [])
         epochs = self.history.get("epoch", list(range(1, len(values) + 1)))
         warm = set(self.info.get("warmup_epochs", epochs[:1]))
-        steady = [v for e, v in zip(epochs, values) if e not in warm]
-        return steady or list(values)
+        steady = [v for e, v in zip(epochs, values) if e not in warm] or list(values)
+        return float(np.median(steady)) if steady else float("nan")
 
     @property
     def seconds_per_epoch(self) -> float:
         """Median seconds per epoch; warm-up epochs (tracing) are excluded when there are others."""
-        s = self._steady("seconds")
-        return float(np.median(s)) if s else float("nan")
+        return self._steady_median("seconds")
 
     @property
     def images_per_second(self) -> float:
         """Median training images per second, warm-up epochs excluded when there are others."""
-        s = self._steady("images_per_second")
-        return float(np.median(s)) if s else float("nan")
+        return self._steady_median("images_per_second")
 
     @property
     def cpu_seconds_per_epoch(self) -> float:
         """Median processor seconds (all threads) of an epoch's training part, warm-up epochs excluded.
 
-        NaN for histories recorded before this measure existed.
+        NaN for a history without them (one not recorded by :class:`EpochTimer`).
         """
-        s = self._steady("train_cpu_seconds")
-        return float(np.median(s)) if s else float("nan")
+        return self._steady_median("train_cpu_seconds")
 
     @property
     def train_seconds(self) -> float:
@@ -229,6 +227,11 @@ def run_info(x, validation_data, batch_size: int, seed: int) -> dict[str, Any]:
     return {"batch_size": batch_size, "seed": seed, "n_train": int(len(x)),
             "n_val": int(len(validation_data[0])) if validation_data is not None else 0,
             "keras": keras.__version__, "backend": keras.backend.backend()}
+
+
+#: What a cached history holds; part of the cache key, so a model cached with an older history (one
+#: without ``train_cpu_seconds``, say) is retrained rather than shown with figures missing.
+HISTORY_FORMAT = 2
 
 
 def config_key(**parts: Any) -> str:
@@ -308,7 +311,7 @@ def train_or_load(
     architecture = _architecture_fingerprint(model)
     key = config_key(name=name, config=config, architecture=architecture, epochs=epochs, batch_size=batch_size,
                      seed=seed, data=_fingerprint(x, y, x_val, y_val), keras=keras.__version__,
-                     backend=keras.backend.backend(), fit=fit_kwargs)
+                     backend=keras.backend.backend(), fit=fit_kwargs, history_format=HISTORY_FORMAT)
     folder = artifacts_dir(profile) / chapter
     model_path = folder / f"{name}-{key}.keras"
     history_path = model_path.with_suffix(".json")

@@ -27,16 +27,15 @@ def test_idx_read_speeds(data_root):
     assert speeds["mnistlib.idx, uncompressed"] > speeds["plain Python loop, uncompressed"]
 
 
-def test_chapter_benchmark_keeps_each_chapters_best_test_accuracy(tmp_path):
+def test_chapter_benchmark_keeps_each_chapters_best_test_accuracy():
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "chapters.py"
     spec = importlib.util.spec_from_file_location("bench_chapters", script)
     chapters = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(chapters)
-    ledger = tmp_path / "ledger.csv"
-    pd.DataFrame({"chapter": ["05_cnn", "05_cnn", "06_augmentation", "06_augmentation", "10_results"],
-                  "model": ["simple_cnn", "vgg_like", "bn_cnn", "standard_cnn_shift", "ensemble"],
-                  "test_accuracy": [0.9851, 0.98, float("nan"), None, 0.99],
-                  "data": ["MNIST (verified)"] * 5}).to_csv(ledger, index=False)
+    ledger = pd.DataFrame({"chapter": ["05_cnn", "05_cnn", "06_augmentation", "06_augmentation", "10_results"],
+                           "model": ["simple_cnn", "vgg_like", "bn_cnn", "standard_cnn_shift", "ensemble"],
+                           "test_accuracy": [0.9851, 0.98, float("nan"), None, 0.99],
+                           "data": ["MNIST (verified)"] * 5})
     rows = {"05_cnn": {"seconds": 1.0}, "06_augmentation": {"seconds": 2.0}, "09_error_analysis": {"seconds": 3.0}}
     chapters.best_models(ledger, rows)
     assert rows["05_cnn"] == {"seconds": 1.0, "best_model": "simple_cnn", "best_test_accuracy": 0.9851,

@@ -1,5 +1,6 @@
 import json
 import os
+import time
 
 import keras
 import numpy as np
@@ -171,8 +172,6 @@ def test_fit_records_timing(tiny):
 
 def test_cpu_seconds_count_work_not_waiting(tiny):
     """A pause in every step (as when a shared host withholds a core) adds wall time, not processor time."""
-    import time
-
     class Pause(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             time.sleep(0.05)
@@ -239,6 +238,10 @@ def test_train_or_load_trains_once(tiny, artifacts, monkeypatch):
     fifth = training.train_or_load("softmax", models.softmax_regression, **{**kw, "profile": "quick"})
     sixth = training.train_or_load("softmax", models.mlp_sigmoid_100, **kw)  # same name and config, new code
     assert fits == [1] * 5 and len({first.path, third.path, fourth.path, fifth.path, sixth.path}) == 5
+    # A cached history of an older format (fewer figures per epoch) is retrained, not shown with gaps.
+    monkeypatch.setattr(training, "HISTORY_FORMAT", training.HISTORY_FORMAT + 1)
+    seventh = training.train_or_load("softmax", models.softmax_regression, **kw)
+    assert fits == [1] * 6 and not seventh.loaded and seventh.path != first.path
     leftovers = [p.name for p in artifacts.rglob("*") if ".part" in p.name]
     assert not leftovers
 
