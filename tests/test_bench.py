@@ -2,9 +2,23 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from mnistlib import bench, idx
+
+
+def test_duration_text_picks_the_unit_that_reads_best():
+    assert bench.duration_text(0.4) == "0 seconds"
+    assert bench.duration_text(1.2) == "1 second"
+    assert bench.duration_text(89) == "89 seconds"
+    assert bench.duration_text(90) == "2 minutes"
+    assert bench.duration_text(40 * 60) == "40 minutes"
+    assert bench.duration_text(2.5 * 3600) == "2.5 hours"
+    assert bench.duration_text(30 * 3600) == "30 hours"
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="duration_text"):
+            bench.duration_text(bad)
 
 
 def test_best_time_is_the_minimum_and_returns_the_result():
