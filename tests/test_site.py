@@ -144,12 +144,21 @@ def test_next_and_previous_walk_the_book(site, browser):
 def test_search_finds_resnet(site, browser):
     from selenium.webdriver.support.ui import WebDriverWait
 
+    browser.get_log("browser")  # drop what the walk through the book left: this test checks its own page
     open_page(browser, f"{site}/search.html?q=ResNet")
     WebDriverWait(browser, 30).until(
         lambda d: d.execute_script("return document.querySelectorAll('#search-results li, ul.search li').length") > 0)
     text = browser.find_element("css selector", "#search-results").text
     assert "ResNet" in text or "resnet" in text.lower()
     assert console_errors(browser) == []
+
+
+def test_favicon_is_served_at_the_root(site):
+    """Browsers ask for /favicon.ico whatever the page declares; a 404 there is a console error."""
+    with urllib.request.urlopen(f"{site}/favicon.ico") as response:
+        assert response.read(4) == b"\x00\x00\x01\x00"  # the ICO header: reserved 0, type 1 (icon)
+    with urllib.request.urlopen(f"{site}/{toc_pages()[0]}.html") as response:
+        assert re.search(r'<link rel="icon" href="[^"]*favicon\.svg"', response.read().decode())
 
 
 @pytest.mark.parametrize("page", ["chapters/03_linear_models", "chapters/07_batch_normalization", "book/appendix_idx"])
