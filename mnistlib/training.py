@@ -18,7 +18,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -35,6 +35,7 @@ __all__ = [
     "train_or_load",
     "train_models",
     "book_model",
+    "refit_book_model",
     "run_info",
     "save_model_atomic",
     "config_key",
@@ -185,6 +186,7 @@ def fit(
     reduce_lr: bool = False,
     early_stopping: int | None = None,
     target_accuracy: float | None = None,
+    learning_rates: Sequence[float] | None = None,
     callbacks: list | None = None,
     verbose: int | str = 0,
 ) -> TrainResult:
@@ -193,7 +195,9 @@ def fit(
     ``reduce_lr`` halves the learning rate when validation loss stalls for 2
     epochs; ``early_stopping`` stops after that many epochs without validation
     improvement and restores the best weights; ``target_accuracy`` stops at a
-    validation accuracy (:class:`StopAtAccuracy`); ``csv_log`` writes a CSV row
+    validation accuracy (:class:`StopAtAccuracy`); ``learning_rates`` sets the
+    learning rate of each epoch, one rate per epoch (a schedule replayed without
+    validation data, :func:`refit_book_model`); ``csv_log`` writes a CSV row
     per epoch. ``seed`` seeds shuffling and dropout; the initial weights were
     drawn when the model was built, so seed before building too (as
     :func:`train_or_load` does). Introduced in chapter 03 (``03_linear_models``).
@@ -203,6 +207,13 @@ def fit(
     needs_val = reduce_lr or early_stopping or target_accuracy
     if needs_val and validation_data is None:
         raise ValueError("fit: reduce_lr, early_stopping and target_accuracy need validation_data")
+    if learning_rates is not None:
+        rates = [float(r) for r in learning_rates]
+        if len(rates) != epochs or not all(np.isfinite(r) and r > 0 for r in rates):
+            raise ValueError(f"fit: learning_rates needs one positive rate per epoch ({epochs}); got {rates}")
+        if reduce_lr:
+            raise ValueError("fit: learning_rates and reduce_lr both set the learning rate; pass one")
+        cbs.append(keras.callbacks.LearningRateScheduler(lambda epoch, _: rates[epoch]))
     if csv_log is not None:
         Path(csv_log).parent.mkdir(parents=True, exist_ok=True)
         cbs.append(keras.callbacks.CSVLogger(str(csv_log)))
@@ -288,7 +299,7 @@ def train_or_load(
     chapter: str,
     x: np.ndarray,
     y: np.ndarray,
-    validation_data: tuple[np.ndarray, np.ndarray],
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
     epochs: int,
     batch_size: int = 128,
     seed: int = 42,
@@ -303,14 +314,14 @@ def train_or_load(
     and validation data (a fingerprint of their bytes), the Keras version and
     backend, and the fit options. The model (``.keras``) and its history
     (``.json``) live side by side under ``artifacts/<profile>/<chapter>/``.
-    Introduced in chapter 03 (``03_linear_models``).
+    ``validation_data=None`` trains without a validation split (a refit,
+    :func:`refit_book_model`). Introduced in chapter 03 (``03_linear_models``).
     """
-    x_val, y_val = validation_data
     keras.utils.set_random_seed(seed)  # before building: the initial weights depend on it
     model = build_fn()
     architecture = _architecture_fingerprint(model)
     key = config_key(name=name, config=config, architecture=architecture, epochs=epochs, batch_size=batch_size,
-                     seed=seed, data=_fingerprint(x, y, x_val, y_val), keras=keras.__version__,
+                     seed=seed, data=_fingerprint(x, y, *(validation_data or ())), keras=keras.__version__,
                      backend=keras.backend.backend(), fit=fit_kwargs, history_format=HISTORY_FORMAT)
     folder = artifacts_dir(profile) / chapter
     model_path = folder / f"{name}-{key}.keras"
@@ -384,3 +395,40 @@ def book_model(name: str, profile_name: str | None = None, seed: int = 42):
                            epochs=profile.epochs(spec["epochs"]), batch_size=profile.batch_size, seed=seed,
                            **spec["fit"])
     return result, data
+
+
+def refit_book_model(name: str, profile_name: str | None = None, seed: int = 42):
+    """Retrain a validated book model on its training and validation digits together; load it if cached.
+
+    The validated run (:func:`book_model`, loaded or trained) chose everything
+    on the validation split: architecture, epochs, batch size, and, where its
+    chapter halves the learning rate on a validation plateau, the rate of each
+    epoch. The refit keeps all of it, seed included, and replays those rates
+    (its history's ``learning_rate``), since with the validation digits in the
+    training set nothing is left to watch. It therefore has no validation
+    score: its evidence is the validated run's. Returns ``(refit, validated,
+    data)``: two :class:`TrainResult` and the validated run's
+    :class:`mnistlib.datasets.ExperimentData`. Introduced in chapter 10
+    (``10_results_and_ensembles``).
+    """
+    from . import datasets, models, profiles
+
+    validated, data = book_model(name, profile_name, seed=seed)
+    spec = models.BOOK_MODELS[name]
+    watching = sorted(k for k in ("early_stopping", "target_accuracy") if spec["fit"].get(k))
+    if watching:
+        raise ValueError(f"refit_book_model: {name!r} stops on the validation split ({', '.join(watching)}); "
+                         "a refit can replay only a fixed number of epochs")
+    fit_options = {k: v for k, v in spec["fit"].items() if k != "reduce_lr"}
+    rates = validated.history.get("learning_rate") if spec["fit"].get("reduce_lr") else None
+    if spec["fit"].get("reduce_lr") and (not rates or len(rates) != validated.epochs):
+        raise ValueError(f"refit_book_model: the validated run of {name!r} ({validated.path}) did not record "
+                         "a learning rate per epoch; retrain it to refit it")
+    profile = profiles.get_profile(spec["chapter"], profile_name)
+    x = np.concatenate([datasets.as_float(data.x_train), datasets.as_float(data.x_val)])
+    y = np.concatenate([data.y_train, data.y_val])
+    refit = train_or_load(f"{name}_refit", functools.partial(models.BUILDERS[spec["builder"]], **spec["config"]),
+                          config=spec["config"], profile=profile.name, chapter="10_results_and_ensembles",
+                          x=x, y=y, validation_data=None, epochs=validated.epochs, batch_size=profile.batch_size,
+                          seed=seed, learning_rates=rates, **fit_options)
+    return refit, validated, data

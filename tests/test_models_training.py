@@ -210,6 +210,21 @@ def test_fit_needs_validation_for_validation_callbacks(tiny):
         training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=1, early_stopping=2)
 
 
+def test_fit_replays_learning_rates(tiny):
+    x, y = tiny
+    r = training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=3, batch_size=50,
+                     learning_rates=[1e-2, 5e-3, 1e-3])
+    np.testing.assert_allclose(r.history["learning_rate"], [1e-2, 5e-3, 1e-3], rtol=1e-6)
+    assert r.info["n_val"] == 0 and "val_accuracy" not in r.history
+    with pytest.raises(ValueError, match="one positive rate per epoch \\(3\\)"):
+        training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=3, learning_rates=[1e-3, 1e-3])
+    with pytest.raises(ValueError, match="one positive rate per epoch"):
+        training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=2, learning_rates=[1e-3, 0.0])
+    with pytest.raises(ValueError, match="learning_rates and reduce_lr"):
+        training.fit(models.softmax_regression(), x, y, validation_data=(x, y), epochs=2, reduce_lr=True,
+                     learning_rates=[1e-3, 1e-3])
+
+
 def test_fit_is_reproducible(tiny):
     x, y = tiny
     runs = []
@@ -400,6 +415,26 @@ def test_book_model_with_another_seed_is_another_cached_model(artifacts):
     assert not np.array_equal(book.model.get_weights()[0], other.model.get_weights()[0])
     again, _ = training.book_model("simple_cnn", "smoke", seed=1)
     assert again.loaded and again.path == other.path
+
+
+def test_refit_keeps_the_validated_settings_and_replays_its_learning_rates(artifacts):
+    """Chapter 10's final models: trained again on training + validation digits, nothing left to watch."""
+    refit, validated, data = training.refit_book_model("simple_cnn", "smoke")
+    assert not refit.loaded and refit.path.parent == artifacts / "smoke" / "10_results_and_ensembles"
+    assert refit.info["n_train"] == len(data.y_train) + len(data.y_val) and refit.info["n_val"] == 0
+    assert refit.epochs == validated.epochs == 2 and refit.info["seed"] == validated.info["seed"] == 42
+    assert "val_loss" not in refit.history
+    np.testing.assert_allclose(refit.history["learning_rate"], validated.history["learning_rate"], rtol=1e-6)
+    assert not np.array_equal(refit.model.get_weights()[0], validated.model.get_weights()[0])
+    again, _, _ = training.refit_book_model("simple_cnn", "smoke")
+    assert again.loaded and again.path == refit.path
+
+
+def test_refit_refuses_a_model_that_stops_on_validation(artifacts, monkeypatch):
+    spec = {**models.BOOK_MODELS["simple_cnn"], "fit": {"early_stopping": 2}}
+    monkeypatch.setitem(models.BOOK_MODELS, "simple_cnn", spec)
+    with pytest.raises(ValueError, match="'simple_cnn' stops on the validation split \\(early_stopping\\)"):
+        training.refit_book_model("simple_cnn", "smoke")
 
 
 def test_ledger_writers_in_parallel_lose_no_rows(artifacts):

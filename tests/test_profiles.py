@@ -63,3 +63,12 @@ def test_chapter_overrides_come_from_one_table():
 def test_describe_names_the_scale():
     assert "at most 2 epochs" in get_profile(name="smoke").describe()
     assert "the seeds' full settings" in get_profile(name="full").describe()
+
+
+def test_refits_come_from_the_profile():
+    assert get_profile("10_results_and_ensembles", "full").refits(3) == 3
+    assert get_profile("10_results_and_ensembles", "quick").refits(3) == 0
+    assert get_profile("10_results_and_ensembles", "smoke").refits(3) == 1
+    assert get_profile("06_augmentation", "smoke").refits(3) == 3  # only chapter 10 refits
+    assert "no refitted models" in get_profile("10_results_and_ensembles", "quick").describe()
+    assert "at most 1 refitted model(s)" in get_profile("10_results_and_ensembles", "smoke").describe()
