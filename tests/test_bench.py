@@ -21,6 +21,18 @@ def test_duration_text_picks_the_unit_that_reads_best():
             bench.duration_text(bad)
 
 
+def test_paired_overhead_ignores_a_slow_phase_that_covers_one_side():
+    # The host halves the machine's speed after the first plain epoch: the fastest epochs would say +108%.
+    plain, augmented = [1.0, 2.0, 2.0], [2.08, 2.08, 2.08]
+    assert min(augmented) / min(plain) - 1 > 1
+    assert bench.paired_overhead(plain, augmented) == pytest.approx(0.04)
+    assert bench.paired_overhead([1.0, 1.0, 1.0], [0.9, 0.95, 0.9]) == pytest.approx(-0.1)  # signed
+    with pytest.raises(ValueError, match="as many positive times"):
+        bench.paired_overhead([1.0, 1.0], [1.0])
+    with pytest.raises(ValueError, match="as many positive times"):
+        bench.paired_overhead([1.0, 0.0], [1.0, 1.0])
+
+
 def test_best_time_is_the_minimum_and_returns_the_result():
     calls = []
     seconds, out = bench.best_time(lambda: calls.append(1) or len(calls), repeat=3)
