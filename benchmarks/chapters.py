@@ -20,8 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from mnistlib import results, training
-
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "book" / "chapter_timings.json"
 
@@ -51,6 +49,10 @@ def best_models(ledger, rows: dict) -> None:
 
 
 def main(profiles: list[str]) -> None:
+    # Imported here, not at the top: the child that runs one notebook must not load Keras. The kernel it
+    # starts is forked from it, and a forked process's peak memory counts the parent's pages it began with.
+    from mnistlib import results, training
+
     notebooks = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
     out = json.loads(OUT.read_text()) if OUT.is_file() else {}
     out.update({"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"})
