@@ -23,6 +23,7 @@ __all__ = [
     "error_rates",
     "integrated_gradients",
     "completeness_gap",
+    "ensemble_predictions",
 ]
 
 
@@ -206,3 +207,17 @@ def completeness_gap(model: keras.Model, images, target, baseline=0.0, attributi
     f_b = model.predict(base, verbose=0)[rows, target]
     return np.abs(attributions.reshape(len(images), -1).sum(axis=1) - (f_x - f_b))
 
+
+
+def ensemble_predictions(probabilities) -> np.ndarray:
+    """The class each digit gets from the mean of several models' predicted probabilities.
+
+    ``probabilities`` is a sequence (or a dict's values) of arrays of shape
+    ``(n_digits, n_classes)``, one per model, all of one shape. Introduced in
+    chapter 10 (``10_results_and_ensembles``).
+    """
+    arrays = [np.asarray(p, dtype=float) for p in probabilities]
+    if not arrays or any(a.ndim != 2 or a.shape != arrays[0].shape for a in arrays):
+        raise ValueError("ensemble_predictions: needs one or more probability arrays of one shape (digits, classes); "
+                         f"got shapes {[a.shape for a in arrays]}")
+    return np.mean(arrays, axis=0).argmax(axis=1)

@@ -388,13 +388,19 @@ def book_model(name: str, profile_name: str | None = None, seed: int = 42):
     spec = models.BOOK_MODELS[name]
     profile = profiles.get_profile(spec["chapter"], profile_name)
     data = datasets.experiment_data(profile)
-    builder = functools.partial(models.BUILDERS[spec["builder"]], **spec["config"])
-    result = train_or_load(name, builder, config=spec["config"], profile=profile.name, chapter=spec["chapter"],
-                           x=datasets.as_float(data.x_train), y=data.y_train,
-                           validation_data=(datasets.as_float(data.x_val), data.y_val),
-                           epochs=profile.epochs(spec["epochs"]), batch_size=profile.batch_size, seed=seed,
-                           **spec["fit"])
+    result = _train_book_spec(name, spec, profile, chapter=spec["chapter"], x=datasets.as_float(data.x_train),
+                              y=data.y_train, validation_data=(datasets.as_float(data.x_val), data.y_val),
+                              epochs=profile.epochs(spec["epochs"]), seed=seed, **spec["fit"])
     return result, data
+
+
+def _train_book_spec(run_name: str, spec: dict, profile, *, chapter: str, **train) -> TrainResult:
+    """:func:`train_or_load` of a :data:`mnistlib.models.BOOK_MODELS` entry with its profile's batch size."""
+    from . import models
+
+    return train_or_load(run_name, functools.partial(models.BUILDERS[spec["builder"]], **spec["config"]),
+                         config=spec["config"], profile=profile.name, chapter=chapter,
+                         batch_size=profile.batch_size, **train)
 
 
 def refit_book_model(name: str, profile_name: str | None = None, seed: int = 42):
@@ -419,16 +425,16 @@ def refit_book_model(name: str, profile_name: str | None = None, seed: int = 42)
     if watching:
         raise ValueError(f"refit_book_model: {name!r} stops on the validation split ({', '.join(watching)}); "
                          "a refit can replay only a fixed number of epochs")
-    fit_options = {k: v for k, v in spec["fit"].items() if k != "reduce_lr"}
-    rates = validated.history.get("learning_rate") if spec["fit"].get("reduce_lr") else None
-    if spec["fit"].get("reduce_lr") and (not rates or len(rates) != validated.epochs):
-        raise ValueError(f"refit_book_model: the validated run of {name!r} ({validated.path}) did not record "
-                         "a learning rate per epoch; retrain it to refit it")
-    profile = profiles.get_profile(spec["chapter"], profile_name)
-    x = np.concatenate([datasets.as_float(data.x_train), datasets.as_float(data.x_val)])
-    y = np.concatenate([data.y_train, data.y_val])
-    refit = train_or_load(f"{name}_refit", functools.partial(models.BUILDERS[spec["builder"]], **spec["config"]),
-                          config=spec["config"], profile=profile.name, chapter="10_results_and_ensembles",
-                          x=x, y=y, validation_data=None, epochs=validated.epochs, batch_size=profile.batch_size,
-                          seed=seed, learning_rates=rates, **fit_options)
+    fit_options = dict(spec["fit"])
+    rates = None
+    if fit_options.pop("reduce_lr", False):
+        rates = validated.history.get("learning_rate")
+        if not rates or len(rates) != validated.epochs:
+            raise ValueError(f"refit_book_model: the validated run of {name!r} ({validated.path}) did not record "
+                             "a learning rate per epoch; retrain it to refit it")
+    refit = _train_book_spec(f"{name}_refit", spec, profiles.get_profile(spec["chapter"], profile_name),
+                             chapter="10_results_and_ensembles",
+                             x=np.concatenate([datasets.as_float(data.x_train), datasets.as_float(data.x_val)]),
+                             y=np.concatenate([data.y_train, data.y_val]), validation_data=None,
+                             epochs=validated.epochs, seed=seed, learning_rates=rates, **fit_options)
     return refit, validated, data

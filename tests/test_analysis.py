@@ -104,3 +104,16 @@ def test_integrated_gradients_completeness_on_a_cnn():
     assert (gap <= 0.02 * scale + 1e-4).all(), (gap, scale)
     with pytest.raises(ValueError, match="steps must be at least 1"):
         analysis.integrated_gradients(model, x, 3, steps=0)
+
+
+def test_ensemble_predictions_average_probabilities_not_votes():
+    a = np.array([[0.6, 0.4, 0.0], [0.1, 0.9, 0.0]])
+    b = np.array([[0.6, 0.4, 0.0], [0.1, 0.0, 0.9]])
+    c = np.array([[0.0, 1.0, 0.0], [0.1, 0.0, 0.9]])
+    # Votes for the first digit are 0, 0, 1; the mean probability picks class 1 (0.6 against 0.4).
+    np.testing.assert_array_equal(analysis.ensemble_predictions([a, b, c]), [1, 2])
+    np.testing.assert_array_equal(analysis.ensemble_predictions({"a": a}.values()), [0, 1])
+    with pytest.raises(ValueError, match="of one shape"):
+        analysis.ensemble_predictions([a, a[:1]])
+    with pytest.raises(ValueError, match="one or more"):
+        analysis.ensemble_predictions([])
