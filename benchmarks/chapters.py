@@ -59,8 +59,7 @@ def main(profiles: list[str]) -> None:
     for profile in profiles:
         rows = {}
         with tempfile.TemporaryDirectory(prefix=f"bench-{profile}-") as artifacts:
-            env = {**os.environ, "MNISTBOOK_PROFILE": profile, "MNISTBOOK_ARTIFACTS": artifacts,
-                   "TF_CPP_MIN_LOG_LEVEL": "2"}
+            env = {**os.environ, "MNISTBOOK_PROFILE": profile, "MNISTBOOK_ARTIFACTS": artifacts}
             for nb in notebooks:
                 done = subprocess.run([sys.executable, __file__, "--one", str(nb)], env=env, capture_output=True,
                                       text=True)

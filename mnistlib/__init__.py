@@ -13,8 +13,15 @@ that introduces it. Submodules:
 - :mod:`mnistlib.checkpoints`: checkpoints every epoch and exact resume (chapter 08)
 """
 
-from . import datasets, idx, profiles
-from .notebook import setup
+import os
+
+# TensorFlow writes its C++ start-up log (CPU features, oneDNN, absl) to stderr, where a notebook shows it in
+# red and a strict book build fails on it. The level must be set before TensorFlow is imported: the Makefile
+# exports it for every process it starts; this default covers scripts and kernels that import mnistlib first.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from . import datasets, idx, profiles  # noqa: E402
+from .notebook import setup  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["datasets", "idx", "profiles", "setup", "__version__"]

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as mnistlib sets it, before Keras imports TensorFlow
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

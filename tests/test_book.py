@@ -5,15 +5,15 @@ that `make book` builds). Execution reports are kept under _build/smoke when a
 notebook fails.
 """
 
+import json
 import re
 
 import pytest
 import yaml
 
-from conftest import HTML, ROOT
+from conftest import BUILD_OUT, HTML, ROOT
 
 pytestmark = pytest.mark.book
-
 
 
 def test_strict_build_succeeds(book_build):
@@ -50,3 +50,15 @@ def test_citations_resolve(book_build):
     html = (HTML / "book" / "references.html").read_text()
     for needle in ("lecun", "yadav", "cold case", "gradient-based learning"):
         assert needle in html.lower()
+
+
+def test_no_stderr_reaches_an_executed_page(book_build):
+    """TensorFlow's start-up log, warnings, progress bars: nothing a notebook writes to stderr may reach a page."""
+    notebooks = [p for p in _toc_chapters() if (ROOT / f"{p}.ipynb").is_file()]
+    executed = {p: BUILD_OUT / "_build" / "jupyter_execute" / f"{p}.ipynb" for p in notebooks}
+    assert all(path.is_file() for path in executed.values()), "every notebook's executed copy must exist"
+    found = [f"{page}: {''.join(out['text'])[:300]!r}" for page, path in executed.items()
+             for cell in json.loads(path.read_text())["cells"] for out in cell.get("outputs", [])
+             if out.get("output_type") == "stream" and out.get("name") == "stderr"]
+    assert not found, "\n".join(found)
+    assert "mystnb.stderr" not in book_build[1]

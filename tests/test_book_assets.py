@@ -50,3 +50,17 @@ def test_favicon_ico_is_written_beside_index(tmp_path):
     app.config.html_favicon = "book/missing.svg"
     with pytest.raises(FileNotFoundError, match="missing.svg"):
         book_assets.write_favicon_ico(app, None)
+
+
+def test_pages_are_read_in_the_toc_order_so_the_appendix_runs_after_the_chapters():
+    from sphinx_external_toc.parsing import parse_toc_yaml
+
+    site_map = parse_toc_yaml(str(ROOT / "_toc.yml"))
+    app = SimpleNamespace(config=SimpleNamespace(external_site_map=site_map))
+    docnames = sorted(site_map) + ["book/not_in_toc"]  # Sphinx's own order: by name, so book/ before chapters/
+    assert docnames.index("book/appendix_performance") < docnames.index("chapters/01_idx_format")
+    book_assets.read_in_toc_order(app, None, docnames)
+    assert docnames[0] == site_map.root.docname and docnames[-1] == "book/not_in_toc"
+    chapters = [d for d in docnames if d.startswith("chapters/")]
+    assert chapters == sorted(chapters)
+    assert docnames.index("book/appendix_performance") > docnames.index(chapters[-1])

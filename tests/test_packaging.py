@@ -30,3 +30,26 @@ def test_jupyter_book_is_1x():
     deps = _pyproject()["project"]["dependencies"]
     jb = [d for d in deps if d.startswith("jupyter-book")]
     assert jb and jb[0].split("==")[1].startswith("1.")
+
+
+def test_importing_mnistlib_first_keeps_tensorflows_start_up_log_off_stderr():
+    """A kernel that imports mnistlib, then Keras, and trains writes nothing to stderr (a page would show it)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import mnistlib, keras, numpy as np\n"
+            "m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+            "m.compile('adam', 'mse'); m.fit(np.ones((8, 4)), np.ones((8, 2)), verbose=0)\n"
+            "print(keras.backend.backend())")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == "", f"stderr of a fresh process: {done.stderr[:1000]!r}"
+
+
+def test_the_makefile_silences_tensorflow_for_every_process_it_starts():
+    import re
+
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^export TF_CPP_MIN_LOG_LEVEL \?= 3$", makefile, re.M), "make must export the log level"

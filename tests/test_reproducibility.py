@@ -16,7 +16,7 @@ NOTEBOOK = ROOT / "chapters" / "05_cnn.ipynb"
 
 def run_fresh(artifacts: Path) -> pd.DataFrame:
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    env = {"MNISTBOOK_PROFILE": "smoke", "MNISTBOOK_ARTIFACTS": str(artifacts), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {"MNISTBOOK_PROFILE": "smoke", "MNISTBOOK_ARTIFACTS": str(artifacts)}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -1,4 +1,10 @@
-"""Sphinx extension of the MNIST book: each script once per page, and a favicon.ico.
+"""Sphinx extension of the MNIST book: pages read in reading order, each script once per page, a favicon.ico.
+
+Sphinx reads (and MyST-NB executes) pages in the order of their names, so
+``book/appendix_performance`` would run before ``chapters/01_idx_format``
+and find nothing the chapters record. :func:`read_in_toc_order` sorts the
+pages to be read into the order of ``_toc.yml``, the order a reader meets
+them: a page may then use what the pages before it produced.
 
 Jupyter Book 1.0.4 registers the inline configuration scripts of
 sphinx-thebe and sphinx-togglebutton twice (their set-up runs on two events).
@@ -26,6 +32,32 @@ def _key(script):
     attributes = getattr(script, "attributes", {}) or {}
     filename = getattr(script, "filename", script) or ""  # an inline script's file is None or "", by who added it
     return str(filename), tuple(sorted((k, str(v)) for k, v in attributes.items()))
+
+
+def toc_order(site_map) -> list[str]:
+    """The docnames of a sphinx-external-toc site map in reading order: depth first from the root."""
+    order: list[str] = []
+
+    def walk(docname: str) -> None:
+        if docname in order or docname not in site_map:
+            return
+        order.append(docname)
+        for tree in site_map[docname].subtrees:
+            for item in tree.items:
+                if isinstance(item, str):
+                    walk(item)
+
+    walk(site_map.root.docname)
+    return order
+
+
+def read_in_toc_order(app, env, docnames: list[str]) -> None:
+    """Reorder ``docnames`` in place (Sphinx's env-before-read-docs): pages of the toc first, in its order."""
+    site_map = getattr(app.config, "external_site_map", None)
+    if site_map is None:
+        return
+    rank = {name: i for i, name in enumerate(toc_order(site_map))}
+    docnames.sort(key=lambda name: (rank.get(name, len(rank)), name))
 
 
 def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
@@ -96,6 +128,7 @@ def write_favicon_ico(app, exception):
 
 
 def setup(app):
+    app.connect("env-before-read-docs", read_in_toc_order)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.connect("build-finished", write_favicon_ico)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
