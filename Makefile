@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml
 	touch $@ && echo "[time] install: $$(( $$(date +%s) - start )) s"
 
 data: $(STAMP)
-	$(PY) -m mnistlib fetch mnist qmnist
+	$(PY) -m mnistlib fetch
 
 # The site test drives Debian's headless Chromium (no browser download): install it when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -1,16 +1,22 @@
 """mnistlib: the thin helper library of the MNIST book.
 
 The notebooks in ``chapters/`` teach the ideas; this package holds the plumbing
-they would otherwise copy. Each public function's docstring names the chapter
-that introduces it. Submodules:
+they would otherwise copy. A public function or class that a chapter uses ends
+its docstring with the chapter that uses it first (``tests/test_docstrings.py``
+checks it). Submodules, from the bottom of the import graph up (each imports
+only modules listed before it):
 
-- :mod:`mnistlib.idx`: the IDX file format (chapter 01)
-- :mod:`mnistlib.profiles`: the ``MNISTBOOK_PROFILE`` switch for scale (chapter 01)
-- :mod:`mnistlib.datasets`: verified MNIST and QMNIST (chapter 02)
-- :mod:`mnistlib.notebook`: the setup cell every chapter runs first (chapter 01)
-- :mod:`mnistlib.plots`: figures in the book's style (chapter 02)
-- :mod:`mnistlib.models`, :mod:`mnistlib.training`, :mod:`mnistlib.results`: builders, training, the ledger (chapters 03-07)
-- :mod:`mnistlib.checkpoints`: checkpoints every epoch and exact resume (chapter 08)
+- :mod:`mnistlib.files`: atomic writes and locks; :mod:`mnistlib.chapters`: the chapters' names
+- :mod:`mnistlib.idx`: the IDX file format
+- :mod:`mnistlib.profiles`: the ``MNISTBOOK_PROFILE`` switch for scale
+- :mod:`mnistlib.datasets`: verified MNIST and QMNIST, and the registry of datasets
+- :mod:`mnistlib.fingerprints`: hashes of data and architectures
+- :mod:`mnistlib.models`: the networks' builders
+- :mod:`mnistlib.training`: timed fits and the load-or-train cache
+- :mod:`mnistlib.results`: the results ledger; :mod:`mnistlib.checkpoints`: exact resume;
+  :mod:`mnistlib.book_models`: models later chapters reuse
+- :mod:`mnistlib.analysis`, :mod:`mnistlib.plots`, :mod:`mnistlib.bench`: error analysis, figures, speed
+- :mod:`mnistlib.notebook`: the setup cell every chapter runs first
 """
 
 import os
@@ -22,6 +28,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from . import datasets, idx, profiles  # noqa: E402
 from .notebook import setup  # noqa: E402
+from .version import __version__  # noqa: E402
 
-__version__ = "0.1.0"
 __all__ = ["datasets", "idx", "profiles", "setup", "__version__"]

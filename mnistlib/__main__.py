@@ -1,8 +1,7 @@
-"""``python -m mnistlib fetch|status [mnist|qmnist ...]``: download and verify the data (:func:`datasets.main`).
+"""``python -m mnistlib fetch|status [DATASET ...]``: download and verify the data (:func:`datasets.main`).
 
 The package's own entry point, so that Python imports ``mnistlib.datasets`` once, as a module, and
 never a second time as ``__main__`` (which ``python -m mnistlib.datasets`` does, with a warning).
-Introduced in chapter 02 (``02_exploring_the_data``).
 """
 
 import sys

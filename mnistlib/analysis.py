@@ -1,6 +1,6 @@
 """Error analysis: what a model gets wrong, where, and why.
 
-Introduced in chapter 09 (``09_error_analysis``). Counting (confusions, the
+Introduced in chapter 08 (``08_resnet_qmnist``). Counting (confusions, the
 most confused pairs, galleries of mistakes), honest uncertainty (Wilson
 intervals for error rates) and per-pixel attributions (integrated gradients,
 computed with the active Keras backend's automatic differentiation).
@@ -37,7 +37,7 @@ def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
 def confusion_counts(y_true, y_pred, n_classes: int = 10) -> np.ndarray:
     """``counts[t, p]``: how many digits of class ``t`` were predicted ``p``.
 
-    Introduced in chapter 09 (``09_error_analysis``).
+    Introduced in chapter 08 (``08_resnet_qmnist``).
     """
     y_true, y_pred = _check_pair(y_true, y_pred)
     if len(y_true) and (min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= n_classes):
@@ -50,7 +50,7 @@ def confused_pairs(y_true, y_pred, *, top: int | None = None, symmetric: bool = 
 
     With ``symmetric`` a pair {a, b} counts both directions. Columns: ``true``,
     ``predicted`` (or ``a``, ``b``), ``count`` and ``share`` of all mistakes.
-    Introduced in chapter 09 (``09_error_analysis``).
+    Introduced in chapter 08 (``08_resnet_qmnist``).
     """
     counts = confusion_counts(y_true, y_pred)
     np.fill_diagonal(counts, 0)

@@ -1,6 +1,6 @@
 """Speed measurements the book reports: how fast IDX files are read and models train.
 
-Introduced in chapter 01 (``01_idx_format``); the performance appendix and
+Introduced in chapter 06 (``06_augmentation``). The performance appendix and
 ``benchmarks/idx_read.py`` both call :func:`idx_read_speeds`, so the figures
 they show come from one measurement.
 """
@@ -26,9 +26,8 @@ def duration_text(seconds: float) -> str:
     """A duration for prose, in the unit that reads best: "40 seconds", "12 minutes", "2.5 hours".
 
     Under 90 seconds in seconds, under 90 minutes in minutes, else in hours
-    (one decimal below ten). Introduced in chapter 06 (``06_augmentation``),
-    where one epoch of the 35-million-parameter CNN takes seconds on a GPU and
-    most of an hour on two CPU cores.
+    (one decimal below ten): training times in the book range from seconds on
+    a GPU to hours on a CPU. Introduced in chapter 06 (``06_augmentation``).
     """
     if not np.isfinite(seconds) or seconds < 0:
         raise ValueError(f"duration_text: seconds must be a finite number >= 0, got {seconds!r}")
@@ -41,10 +40,7 @@ def duration_text(seconds: float) -> str:
 
 
 def best_time(fn, repeat: int = 5) -> tuple[float, object]:
-    """The shortest of ``repeat`` timings of ``fn()`` in seconds, and its last result.
-
-    Introduced in chapter 01 (``01_idx_format``).
-    """
+    """The shortest of ``repeat`` timings of ``fn()`` in seconds, and its last result."""
     times, out = [], None
     for _ in range(repeat):
         start = time.perf_counter()
@@ -54,10 +50,7 @@ def best_time(fn, repeat: int = 5) -> tuple[float, object]:
 
 
 def python_loop_reader(path, limit: int) -> list:
-    """How one reads IDX images without NumPy: ``struct`` for the header, a loop for the pixels.
-
-    Introduced in chapter 01 (``01_idx_format``).
-    """
+    """How one reads IDX images without NumPy: ``struct`` for the header, a loop for the pixels."""
     with open(path, "rb") as fh:
         fh.read(4)
         n, rows, cols = struct.unpack(">3I", fh.read(12))
@@ -75,7 +68,7 @@ def idx_read_speeds(repeat: int = 5, python_images: int = 2_000) -> dict[str, fl
     file as published). Each figure is the best of ``repeat`` reads, and every
     reader is checked to return the same pixels. The pure-Python loop is timed
     on the first ``python_images`` images (0 leaves it out). Needs ``idx2numpy``
-    (a test dependency). Introduced in chapter 01 (``01_idx_format``).
+    (a test dependency).
     """
     import idx2numpy
 
@@ -136,10 +129,8 @@ def paired_overhead(plain, augmented) -> float:
     Each ratio compares two epochs run one right after the other, which met the
     same share of the host; a phase of fewer cores that covers several epochs
     slows both sides of their pairs alike, and one that starts or ends inside
-    a pair moves that pair alone, which the median leaves out. (Comparing the
-    fastest epoch of each side does not: on the 2-core development machine it
-    once put chapter 06's overhead at +71%, where it usually reads +3% to +5%.)
-    Introduced in chapter 06 (``06_augmentation``).
+    a pair moves that pair alone, which the median leaves out. Comparing the
+    fastest epoch of each side does not: one epoch that met more cores decides it.
     """
     plain, augmented = np.asarray(plain, float), np.asarray(augmented, float)
     if plain.shape != augmented.shape or plain.size == 0 or not (plain > 0).all() or not (augmented > 0).all():
@@ -179,7 +170,7 @@ def training_throughput(build_fn, n: int, batch_size: int = 128, repeat: int = 2
     seconds per epoch of 48,000 digits at that speed, and the processor seconds
     (all threads) that a training epoch of 1,000 digits takes: the work itself,
     which stays the same when a shared machine grants fewer cores for a while
-    and the wall time grows. Introduced in chapter 10 (``10_results_and_ensembles``).
+    and the wall time grows.
     """
     x, y = _slice(n)
     model = _warm_model(build_fn, x, y, batch_size)
@@ -193,10 +184,7 @@ def training_throughput(build_fn, n: int, batch_size: int = 128, repeat: int = 2
 
 
 def scaling(build_fn, sizes=(1_000, 4_000, 16_000, 60_000), batch_size: int = 128) -> dict:
-    """Seconds of one training epoch at each size, and the least-squares line through them.
-
-    Introduced in chapter 10 (``10_results_and_ensembles``).
-    """
+    """Seconds of one training epoch at each size, and the least-squares line through them."""
     seconds = []
     for n in sizes:
         seconds.append(n / training_throughput(build_fn, n, batch_size)["train_images_per_second"])

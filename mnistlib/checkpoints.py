@@ -23,7 +23,6 @@ as an uninterrupted one (:func:`reseed`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -37,8 +36,9 @@ from typing import Any, Callable, Sequence
 import keras
 import numpy as np
 
-from .idx import atomic_write_bytes
-from .training import EpochTimer, TrainResult, _fingerprint, run_info, save_model_atomic
+from .files import atomic_write_bytes
+from .fingerprints import architecture_fingerprint, data_fingerprint
+from .training import EpochTimer, TrainResult, run_info, save_model_atomic
 
 __all__ = [
     "CheckpointError",
@@ -50,11 +50,11 @@ __all__ = [
     "resumable_fit",
     "epoch_order",
     "reseed",
-    "architecture_signature",
 ]
 
 STATE = "state.json"
-FORMAT = 1
+#: The layout of ``state.json``. 2: runs are matched by :func:`mnistlib.fingerprints.architecture_fingerprint`.
+FORMAT = 2
 
 
 class CheckpointError(RuntimeError):
@@ -83,10 +83,7 @@ def _checkpoint_name(epoch: int) -> str:
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    """The order in which epoch ``epoch`` (0-based) visits ``n`` samples: a function of ``(seed, epoch)`` only.
-
-    Introduced in chapter 08 (``08_resnet_qmnist``).
-    """
+    """The order in which epoch ``epoch`` (0-based) visits ``n`` samples: a function of ``(seed, epoch)`` only."""
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
@@ -98,9 +95,8 @@ def reseed(model: keras.Model, seed: int, epoch: int) -> None:
     otherwise advances with every batch and would differ between a process that
     ran all epochs and one that resumed. It does not call
     ``keras.utils.set_random_seed``: on TensorFlow, changing the global seed
-    makes the next ``fit`` rebuild part of its compiled step (measured: 6-15 s
-    per epoch for the ResNet), and Keras's layers draw from their own seed
-    generators anyway. Introduced in chapter 08 (``08_resnet_qmnist``).
+    makes the next ``fit`` rebuild part of its compiled step, and Keras's
+    layers draw from their own seed generators anyway.
     """
     random.seed(seed + epoch)
     np.random.seed(seed + epoch)
@@ -114,7 +110,7 @@ def read_state(folder: str | os.PathLike) -> dict[str, Any] | None:
     """The folder's ``state.json`` as a dict, ``None`` if the folder holds no run yet.
 
     Raises :class:`CheckpointError` naming the file if it cannot be read or
-    names a checkpoint that is not there. Introduced in chapter 08 (``08_resnet_qmnist``).
+    names a checkpoint that is not there.
     """
     path = Path(folder).expanduser() / STATE
     if not path.exists():
@@ -151,7 +147,7 @@ def load_checkpoint(path: str | os.PathLike) -> keras.Model:
 
 
 def load_weights(model: keras.Model, path: str | os.PathLike) -> keras.Model:
-    """Load only the weights stored in ``path`` into ``model`` (the seeds' way of resuming); return ``model``.
+    """Load only the weights stored in ``path`` into ``model`` (the original experiment's way of resuming); return ``model``.
 
     The optimizer of ``model`` keeps whatever state it has: none, for a freshly
     built model. Raises :class:`CheckpointError` naming the file when it is
@@ -179,7 +175,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
     ``keep`` is how many of the latest checkpoints stay on disk (at least 1);
     ``keep_epochs`` lists epochs (1-based) kept whatever ``keep`` says.
     ``state`` is the run's state so far (see :func:`resumable_fit`).
-    Introduced in chapter 08 (``08_resnet_qmnist``).
     """
 
     def __init__(self, folder: str | os.PathLike, state: dict[str, Any], *, keep: int = 2,
@@ -208,17 +203,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 continue
             if e <= done - self.keep and e not in self.keep_epochs:
                 path.unlink(missing_ok=True)
-
-
-def architecture_signature(model: keras.Model) -> str:
-    """A hash of the model's layer types and weight shapes and its optimizer's type.
-
-    Unlike the names Keras generates, it is the same for every build of one
-    architecture. Introduced in chapter 08 (``08_resnet_qmnist``).
-    """
-    layers = [(type(layer).__name__, [tuple(w.shape) for w in layer.weights]) for layer in model.layers]
-    blob = json.dumps({"layers": layers, "optimizer": type(model.optimizer).__name__ if model.optimizer else None})
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def _remove_partial_files(folder: Path) -> list[str]:
@@ -257,18 +241,18 @@ def resumable_fit(
     silent fresh start. ``stop_after`` ends this call after that epoch (an
     interruption on purpose: call again to resume). ``initial_epoch`` numbers
     the first epoch of a *new* run (used to continue from weights loaded by
-    hand, the seeds' way). The result's history covers every epoch of every
+    hand, the original experiment's way). The result's history covers every epoch of every
     run; ``info["runs"]`` says which process ran which epochs.
     Introduced in chapter 08 (``08_resnet_qmnist``).
     """
     folder = checkpoint_dir(folder)
     removed = _remove_partial_files(folder)
-    data = _fingerprint(x, y, *(validation_data or ()))
+    data = data_fingerprint(x, y, *(validation_data or ()))
     state = read_state(folder)
     if state is None:
         keras.utils.set_random_seed(seed)
         model = build_fn()
-        meta = {"architecture": architecture_signature(model), "data": data, "seed": seed,
+        meta = {"architecture": architecture_fingerprint(model), "data": data, "seed": seed,
                 "batch_size": batch_size, "n_train": int(len(x)), "epochs": epochs, "model": model.name}
         state = {"format": FORMAT, "epoch": initial_epoch, "checkpoint": None, "meta": meta, "history": {}, "runs": []}
     else:
@@ -278,7 +262,7 @@ def resumable_fit(
         if differ:
             raise CheckpointError(f"{folder / STATE}: that run was started with other settings ({'; '.join(differ)}); "
                                   "use another folder, or delete this one to start over")
-        architecture = architecture_signature(build_fn())
+        architecture = architecture_fingerprint(build_fn())
         if architecture != meta["architecture"]:
             raise CheckpointError(f"{folder / STATE}: the checkpoints hold another architecture than build_fn "
                                   f"builds ({meta['architecture']} there, {architecture} here)")

@@ -1,11 +1,18 @@
-"""MNIST and QMNIST: a registry of files, verified downloads, and loaders.
+"""MNIST and QMNIST: a registry of datasets and files, verified downloads, and loaders.
 
-Introduced in chapter 02 (``02_exploring_the_data``). Files live in the folder
-named by the ``MNISTLIB_DATA`` environment variable (default: pooch's cache
-folder for ``mnistlib``), under ``MNIST/`` and ``QMNIST/``; a flat folder works
-too. A missing file is downloaded with :mod:`pooch` from its canonical URL or
-a mirror, to a temporary name, verified, then renamed into place: a download
-that breaks off or arrives corrupt leaves nothing that a later run would trust.
+Introduced in chapter 01 (``01_idx_format``). Each dataset is one
+:class:`Dataset` entry in ``DATASETS`` (:func:`register` adds one): its files
+and checksums, its loader and image shape. The loaders, :func:`experiment_data`,
+the data command (``python -m mnistlib``) and ``setup(data=...)`` read it, and
+the offline data script links every folder of the offline copies by its name, so
+a new dataset needs that one entry and nothing else.
+
+Files live in the folder named by the ``MNISTLIB_DATA`` environment variable
+(default: pooch's cache folder for ``mnistlib``), under each dataset's folder
+(``MNIST/``, ``QMNIST/``); a flat folder works too. A missing file is
+downloaded with :mod:`pooch` from its canonical URL or a mirror, to a temporary
+name, verified, then renamed into place: a download that breaks off or arrives
+corrupt leaves nothing that a later run would trust.
 
 Every file is verified when it is loaded, in one of four ways:
 
@@ -23,34 +30,42 @@ print it, so results are never shown without saying what they were computed on.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import sys
 import time
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .idx import IdxFormatError, read_idx, sniff_compression, _decompress
+from .idx import IdxFormatError, decompress, read_idx, sniff_compression
 
 __all__ = [
     "ENV_VAR",
     "DataFile",
+    "Dataset",
     "FileCheck",
     "DigitSet",
     "DataUnavailableError",
     "DataVerificationError",
     "UnverifiedDataWarning",
     "REGISTRY",
+    "DATASETS",
+    "DEFAULT_FILES",
+    "register",
+    "unregister",
     "QMNIST_COLUMNS",
     "QMNIST_STANDIN",
     "data_dir",
     "locate",
     "verify_file",
     "fetch",
+    "fetch_files",
+    "load_digits",
     "load_mnist",
     "load_qmnist",
     "as_float",
@@ -85,13 +100,10 @@ QMNIST_COLUMNS = (
 
 @dataclass(frozen=True)
 class DataFile:
-    """One published file: its name, folder, canonical md5 and where to get it.
-
-    Introduced in chapter 02 (``02_exploring_the_data``).
-    """
+    """One published file: its name, folder, canonical md5 and where to get it."""
 
     name: str
-    dataset: str  # folder under the data directory: "MNIST" or "QMNIST"
+    dataset: str  # folder under the data directory: its Dataset's folder, e.g. "MNIST"
     md5: str  # md5 of the published (compressed) file
     payload_md5: str | None  # md5 of its decompressed payload, where known
     mirrors: tuple[str, ...]
@@ -136,6 +148,82 @@ REGISTRY: dict[str, DataFile] = _registry(
              QMNIST_MIRRORS, "extended labels of the NIST digits, 402953x8", 402_953),
 )
 
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """One digit dataset: everything the loaders, the data command and the offline script need.
+
+    ``name`` is what :func:`experiment_data`, ``python -m mnistlib`` and
+    ``setup(data=...)`` call it; ``folder`` is its folder under the data
+    directory (and in the offline copies); ``files`` its published files with
+    their checksums and mirrors; ``splits`` maps a split (``"train"``,
+    ``"test"``) to its (images file, labels file): these are the files the data
+    command fetches. ``loader(split, root=None, *, download=True)`` returns a
+    :class:`DigitSet`; the default, :func:`load_digits`, pairs the split's files
+    and checks the images are uint8 of shape (N, *image_shape) and the labels
+    1-D integers.
+    """
+
+    name: str
+    folder: str
+    files: tuple[DataFile, ...]
+    splits: Mapping[str, tuple[str, str]]
+    loader: Callable[..., DigitSet] | None = None
+    image_shape: tuple[int, ...] = (28, 28)
+
+    def __post_init__(self):
+        object.__setattr__(self, "files", tuple(self.files))
+        object.__setattr__(self, "image_shape", tuple(self.image_shape))
+        known = {f.name for f in self.files}
+        for f in self.files:
+            if f.dataset != self.folder:
+                raise ValueError(f"Dataset {self.name!r}: file {f.name} has folder {f.dataset!r}, not {self.folder!r}")
+        for split, pair in self.splits.items():
+            if len(pair) != 2 or not set(pair) <= known:
+                raise ValueError(f"Dataset {self.name!r}: split {split!r} must name two of its files, not {pair!r}")
+
+    @property
+    def default_files(self) -> tuple[str, ...]:
+        """The files of its splits, in order: what ``python -m mnistlib fetch NAME`` downloads."""
+        return tuple(dict.fromkeys(n for pair in self.splits.values() for n in pair))
+
+    def load(self, split: str = "train", root: str | os.PathLike | None = None, *, download: bool = True) -> DigitSet:
+        """Load one split with this dataset's loader."""
+        loader = self.loader or functools.partial(load_digits, self.name)
+        return loader(split, root, download=download)
+
+
+#: Every registered dataset by name; :func:`register` adds one, :func:`unregister` removes it.
+DATASETS: dict[str, Dataset] = {}
+
+
+def register(dataset: Dataset) -> Dataset:
+    """Add ``dataset`` and its files to the registry, refusing a name or file name already taken."""
+    if dataset.name in DATASETS:
+        raise ValueError(f"register: a dataset named {dataset.name!r} is already registered")
+    taken = [f.name for f in dataset.files if REGISTRY.get(f.name, f) != f]
+    if taken:
+        raise ValueError(f"register: {dataset.name!r} reuses registered file names {', '.join(taken)}")
+    REGISTRY.update((f.name, f) for f in dataset.files)
+    DATASETS[dataset.name] = dataset
+    return dataset
+
+
+def unregister(name: str) -> Dataset:
+    """Remove the dataset ``name`` and its files from the registry; return it."""
+    dataset = DATASETS.pop(name)
+    for f in dataset.files:
+        REGISTRY.pop(f.name, None)
+    return dataset
+
+
+def _dataset(name: str, caller: str) -> Dataset:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"{caller}: dataset must be one of {', '.join(DATASETS)}, not {name!r}") from None
+
+
 #: Payload md5s of the QMNIST stand-in (``QMNIST-standin/`` of the offline copies):
 #: MNIST's images under QMNIST's file names, and the first 10,000 rows of the real
 #: QMNIST test labels. Its training labels are the real ones (payload verified).
@@ -152,23 +240,24 @@ STANDIN_NOTE = (
 
 
 class DataUnavailableError(FileNotFoundError):
-    """A data file is not on disk and could not be downloaded. Introduced in chapter 02."""
+    """Data files are not on disk and could not be downloaded; ``missing`` names them all."""
+
+    def __init__(self, message: str, missing: Sequence[str] = ()):
+        super().__init__(message)
+        self.missing = tuple(missing)
 
 
 class DataVerificationError(ValueError):
-    """A downloaded file failed its checksum; nothing was kept. Introduced in chapter 02."""
+    """A downloaded file failed its checksum; nothing was kept."""
 
 
 class UnverifiedDataWarning(UserWarning):
-    """A local data file matches no known checksum. Introduced in chapter 02."""
+    """A local data file matches no known checksum."""
 
 
 @dataclass(frozen=True)
 class FileCheck:
-    """The result of verifying one file: where it is and how it verified.
-
-    Introduced in chapter 02 (``02_exploring_the_data``).
-    """
+    """The result of verifying one file: where it is and how it verified."""
 
     name: str
     path: Path
@@ -190,10 +279,7 @@ class FileCheck:
 
 
 def data_dir(path: str | os.PathLike | None = None) -> Path:
-    """The data folder: ``path``, else ``$MNISTLIB_DATA``, else pooch's cache for mnistlib.
-
-    Introduced in chapter 02 (``02_exploring_the_data``).
-    """
+    """The data folder: ``path``, else ``$MNISTLIB_DATA``, else pooch's cache for mnistlib."""
     if path is not None:
         return Path(path).expanduser()
     env = os.environ.get(ENV_VAR, "").strip()
@@ -212,14 +298,11 @@ def _entry(name: str) -> DataFile:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise KeyError(f"{name!r} is not a registered MNIST/QMNIST file; known: {', '.join(REGISTRY)}") from None
+        raise KeyError(f"{name!r} is not a registered data file; known: {', '.join(REGISTRY)}") from None
 
 
 def locate(name: str, root: str | os.PathLike | None = None) -> Path | None:
-    """Path of registered file ``name`` under the data folder, or None if absent.
-
-    Introduced in chapter 02 (``02_exploring_the_data``).
-    """
+    """Path of registered file ``name`` under the data folder, or None if absent."""
     for p in _candidates(_entry(name), data_dir(root)):
         if p.is_file():
             return p
@@ -237,7 +320,7 @@ def _classify(entry: DataFile, raw: bytes, path: Path) -> tuple[FileCheck, bytes
     payload = None
     if sniff_compression(raw[:6]) is not None:
         try:
-            payload = _decompress(raw, sniff_compression(raw[:6]), str(path))
+            payload = decompress(raw, sniff_compression(raw[:6]), str(path))
         except IdxFormatError:
             payload = None
     if payload is not None:
@@ -250,10 +333,7 @@ def _classify(entry: DataFile, raw: bytes, path: Path) -> tuple[FileCheck, bytes
 
 
 def verify_file(path: str | os.PathLike, name: str | None = None) -> FileCheck:
-    """Verify a local file against the registry entry ``name`` (default: the file's name).
-
-    Introduced in chapter 02 (``02_exploring_the_data``).
-    """
+    """Verify a local file against the registry entry ``name`` (default: the file's name)."""
     path = Path(path)
     check, _ = _load_verified(_entry(name or path.name), path)
     return check
@@ -286,50 +366,116 @@ def fetch(
     The download goes to a temporary file beside the target, is verified
     (canonical or payload md5), and only then renamed into place; a failed
     or corrupt download leaves no file behind. Each mirror is tried
-    ``attempts`` times. Raises :class:`DataUnavailableError` naming the file,
-    the folders searched and how to provide it. Introduced in chapter 02.
+    ``attempts`` times. Raises :class:`DataUnavailableError` saying first what
+    to do, then every missing file of the file's dataset. Introduced in chapter 01 (``01_idx_format``).
     """
-    entry = _entry(name)
+    return fetch_files([name], root, download=download, progressbar=progressbar, timeout=timeout,
+                       attempts=attempts)[0]
+
+
+def fetch_files(
+    names: Iterable[str],
+    root: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    progressbar: bool | None = None,
+    timeout: float = 60.0,
+    attempts: int = 2,
+) -> list[Path]:
+    """Local paths of registered files ``names``, downloading the missing ones as :func:`fetch` does.
+
+    Once one file could not be downloaded the others are only looked for (offline,
+    each would fail the same way), and a single :class:`DataUnavailableError`
+    lists every missing file of the datasets they belong to, so one fix covers
+    them all.
+    """
     base = data_dir(root)
-    found = locate(name, base)
-    if found is not None:
-        return found
-    searched = [str(p.parent) for p in _candidates(entry, base)]
-    if not download:
-        raise DataUnavailableError(_missing_message(entry, searched, "downloads are disabled"))
-    target = base / entry.dataset / entry.name
-    errors = []
+    names = list(names)
+    paths: list[Path] = []
+    why = None if download else "downloads are disabled"
+    for name in names:
+        entry = _entry(name)
+        path = locate(name, base)
+        if path is None and why is None:
+            path, why = _download(entry, base / entry.dataset / entry.name, progressbar, timeout, attempts)
+        paths.append(path)
+    missing = [n for n, p in zip(names, paths) if p is None]
+    if missing:
+        for ds in DATASETS.values():
+            if any(f.name in missing for f in ds.files):
+                missing += [n for n in ds.default_files if n not in missing and locate(n, base) is None]
+        raise DataUnavailableError(_missing_message(missing, base, why), missing)
+    return paths
+
+
+def _download(entry: DataFile, target: Path, progressbar, timeout: float,
+              attempts: int) -> tuple[Path | None, str | None]:
+    """Try every mirror ``attempts`` times; return (the verified file, None), or (None, one line saying why not)."""
+    errors: list[tuple[str, BaseException]] = []
     for url in entry.urls:
         for attempt in range(attempts):
             try:
-                _download_verified(entry, url, target, progressbar, timeout)
-                return target
+                _download_verified(entry, url, target, progressbar, timeout, quiet=bool(errors))
+                return target, None
             except DataVerificationError as exc:
-                errors.append(f"{url}: {exc}")
+                errors.append((url, exc))
                 break  # the mirror serves wrong bytes: retrying will not help
             except Exception as exc:  # network errors of every kind: try again, then the next mirror
-                errors.append(f"{url} (try {attempt + 1}): {type(exc).__name__}: {exc}")
+                errors.append((url, exc))
                 time.sleep(0.2 * (attempt + 1))
-    raise DataUnavailableError(_missing_message(entry, searched, "; ".join(errors)))
+    url, exc = errors[0]
+    mirrors = f"{len(entry.urls)} mirror{'s' if len(entry.urls) > 1 else ''}"
+    tries = f"{len(errors)} tries on {mirrors}" if len(errors) > 1 else "1 try"
+    return None, f"downloading {entry.name} failed ({tries}), first from {url}: {_reason(exc)}"
 
 
-def _missing_message(entry: DataFile, searched: list[str], why: str) -> str:
-    return (
-        f"{entry.dataset} file {entry.name!r} ({entry.description}) is not in "
-        f"{' or '.join(searched)} and could not be downloaded: {why}. "
-        f"Download it from {entry.urls[0]} into {searched[0]}, "
-        f"or set {ENV_VAR} to a folder that holds {entry.dataset}/{entry.name}."
-    )
+def _reason(exc: BaseException, limit: int = 200) -> str:
+    """The innermost cause of a download error, on one short line (requests nests it three or four deep)."""
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if inner is None:
+            break
+        exc = inner
+    text = " ".join(str(exc).split()) or "no message"
+    text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _download_verified(entry: DataFile, url: str, target: Path, progressbar, timeout: float) -> None:
+def _missing_message(names: Sequence[str], base: Path, why: str) -> str:
+    """What to do first, then every missing file by folder, then why downloading did not help: a few lines."""
+    entries = [_entry(n) for n in names]
+    sets = " ".join(ds.name for ds in DATASETS.values() if any(f.name in names for f in ds.files))
+    command = f" (python -m mnistlib fetch {sets})" if sets else ""
+    lines = [
+        f"Data files are missing. Set {ENV_VAR} to a folder that holds them (in the folders named below, or all "
+        f"in one), or run `make data`{command} where there is internet."
+    ]
+    for folder in dict.fromkeys(e.dataset for e in entries):
+        group = [e for e in entries if e.dataset == folder]
+        lines.append(f"  missing from {base / folder}: {', '.join(e.name for e in group)} "
+                     f"(published at {group[0].mirrors[0]})")
+    lines.append(f"  Not downloaded: {why}.")
+    return "\n".join(lines)
+
+
+def _download_verified(entry: DataFile, url: str, target: Path, progressbar, timeout: float,
+                       quiet: bool = False) -> None:
+    """Download ``url`` to ``target`` through a temporary file, keeping it only if it verifies.
+
+    ``quiet`` silences pooch's "Downloading data from" line, for retries after a failure.
+    """
     import pooch
 
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(f".{target.name}.download")
     if progressbar is None:
         progressbar = sys.stderr.isatty() or "ipykernel" in sys.modules
+    logger = pooch.get_logger()
+    disabled = logger.disabled
     try:
+        logger.disabled = disabled or quiet
         downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
         # pooch itself writes to a temporary file and renames it when complete.
         pooch.retrieve(url, known_hash=None, fname=part.name, path=part.parent, downloader=downloader)
@@ -341,6 +487,7 @@ def _download_verified(entry: DataFile, url: str, target: Path, progressbar, tim
             )
         os.replace(part, target)
     finally:
+        logger.disabled = disabled
         part.unlink(missing_ok=True)
 
 
@@ -348,9 +495,9 @@ def _download_verified(entry: DataFile, url: str, target: Path, progressbar, tim
 class DigitSet:
     """Images, labels and where they came from. Unpacks as ``images, labels``.
 
-    ``images`` is uint8 of shape (N, 28, 28); ``labels`` is int64 of shape (N,);
+    ``images`` is uint8 of shape (N, 28, 28) (another size for a dataset registered
+    with another ``image_shape``); ``labels`` is int64 of shape (N,);
     ``extended`` holds QMNIST's eight label columns as a DataFrame (else None).
-    Introduced in chapter 02 (``02_exploring_the_data``).
     """
 
     name: str
@@ -400,16 +547,22 @@ class DigitSet:
         return "\n".join(lines)
 
 
-def _load_file(name: str, root, download: bool) -> tuple[np.ndarray, FileCheck]:
-    path = fetch(name, root, download=download)
-    check, data = _load_verified(_entry(name), path)
-    if check.status == "unverified":
-        warnings.warn(
-            f"{path} matches no published checksum of {name} (md5 {check.md5}); loading it anyway",
-            UnverifiedDataWarning,
-            stacklevel=3,
-        )
-    return _parse(data, path), check
+def _load_files(names: Sequence[str], root, download: bool, stacklevel: int = 4) -> list[tuple[np.ndarray, FileCheck]]:
+    """Fetch ``names`` (one error lists every missing file), then verify and parse each.
+
+    ``stacklevel`` points an unverified-file warning at the code that called the public loader.
+    """
+    out = []
+    for name, path in zip(names, fetch_files(names, root, download=download)):
+        check, data = _load_verified(_entry(name), path)
+        if check.status == "unverified":
+            warnings.warn(
+                f"{path} matches no published checksum of {name} (md5 {check.md5}); loading it anyway",
+                UnverifiedDataWarning,
+                stacklevel=stacklevel,
+            )
+        out.append((_parse(data, path), check))
+    return out
 
 
 def _parse(data: bytes, path: Path) -> np.ndarray:
@@ -421,9 +574,23 @@ def _parse(data: bytes, path: Path) -> np.ndarray:
         raise IdxFormatError(f"{path}: {exc}") from exc
 
 
-def _pair(kind: str, images: np.ndarray, labels: np.ndarray, checks: Sequence[FileCheck]) -> None:
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-        raise IdxFormatError(f"{checks[0].path}: expected uint8 images of shape (N, 28, 28), got {images.dtype} {images.shape}")
+def _check_labels(labels: np.ndarray, check: FileCheck, columns: int | None = None) -> None:
+    """Labels are integers, one row per image: shape (N,), or (N, columns) for QMNIST's extended table."""
+    want = "(N,)" if columns is None else f"(N, {columns})"
+    shaped = labels.ndim == 1 if columns is None else labels.ndim == 2 and labels.shape[1] == columns
+    if labels.dtype.kind not in "iu" or not shaped:
+        raise IdxFormatError(
+            f"{check.path}: expected integer labels of shape {want}, got {labels.dtype} {labels.shape}"
+        )
+
+
+def _pair(kind: str, images: np.ndarray, labels: np.ndarray, checks: Sequence[FileCheck],
+          image_shape: tuple[int, ...] = (28, 28)) -> None:
+    if images.shape[1:] != tuple(image_shape) or images.dtype != np.uint8:
+        want = ", ".join(map(str, ("N", *image_shape)))
+        raise IdxFormatError(
+            f"{checks[0].path}: expected uint8 images of shape ({want}), got {images.dtype} {images.shape}"
+        )
     if len(images) != len(labels):
         raise IdxFormatError(
             f"{kind}: {checks[0].path} holds {len(images)} images but {checks[1].path} holds {len(labels)} labels"
@@ -435,14 +602,29 @@ def load_mnist(split: str = "train", root: str | os.PathLike | None = None, *, d
 
     Introduced in chapter 02 (``02_exploring_the_data``).
     """
-    prefixes = {"train": "train", "test": "t10k"}
-    if split not in prefixes:
+    if split not in ("train", "test"):
         raise ValueError(f"load_mnist: split must be 'train' or 'test', not {split!r}")
-    p = prefixes[split]
-    images, ci = _load_file(f"{p}-images-idx3-ubyte.gz", root, download)
-    labels, cl = _load_file(f"{p}-labels-idx1-ubyte.gz", root, download)
-    _pair(f"MNIST {split}", images, labels, (ci, cl))
-    return DigitSet(f"MNIST {split}", images, labels.astype(np.int64), (ci, cl))
+    return _load_split(DATASETS["mnist"], split, root, download)
+
+
+def load_digits(dataset: str, split: str = "train", root: str | os.PathLike | None = None, *,
+                download: bool = True) -> DigitSet:
+    """Load one split of a registered dataset: its images and labels files, verified and paired.
+
+    The default loader of a :class:`Dataset`: the images must be uint8 of shape
+    (N, *image_shape), the labels 1-D integers, one per image.
+    """
+    ds = _dataset(dataset, "load_digits")
+    if split not in ds.splits:
+        raise ValueError(f"load_digits({dataset!r}): split must be one of {', '.join(ds.splits)}, not {split!r}")
+    return _load_split(ds, split, root, download)
+
+
+def _load_split(ds: Dataset, split: str, root, download: bool) -> DigitSet:
+    (images, ci), (labels, cl) = _load_files(ds.splits[split], root, download)
+    _check_labels(labels, cl)
+    _pair(f"{ds.folder} {split}", images, labels, (ci, cl), ds.image_shape)
+    return DigitSet(f"{ds.folder} {split}", images, labels.astype(np.int64), (ci, cl))
 
 
 QMNIST_SUBSETS = ("train", "test", "test10k", "test50k", "nist")
@@ -456,7 +638,7 @@ def load_qmnist(what: str = "train", root: str | os.PathLike | None = None, *, d
     ``test50k`` (the other 50,000: the digits lost from MNIST), ``nist`` (all
     402,953 NIST digits). The number of test rows is read from the files, not
     assumed; ``test50k`` on data without those rows (the stand-in) raises a
-    ``ValueError`` saying so. Introduced in chapter 02.
+    ``ValueError`` saying so. Introduced in chapter 02 (``02_exploring_the_data``).
     """
     if what not in QMNIST_SUBSETS:
         raise ValueError(f"load_qmnist: what must be one of {', '.join(QMNIST_SUBSETS)}, not {what!r}")
@@ -465,10 +647,8 @@ def load_qmnist(what: str = "train", root: str | os.PathLike | None = None, *, d
     else:
         part = "train" if what == "train" else "test"
         names = (f"qmnist-{part}-images-idx3-ubyte.gz", f"qmnist-{part}-labels-idx2-int.gz")
-    images, ci = _load_file(names[0], root, download)
-    table, cl = _load_file(names[1], root, download)
-    if table.ndim != 2 or table.shape[1] != len(QMNIST_COLUMNS):
-        raise IdxFormatError(f"{cl.path}: expected extended labels of shape (N, 8), got {table.shape}")
+    (images, ci), (table, cl) = _load_files(names, root, download, stacklevel=3)
+    _check_labels(table, cl, columns=len(QMNIST_COLUMNS))
     _pair(f"QMNIST {what}", images, table, (ci, cl))
     if what == "test10k":
         images, table = images[:10_000], table[:10_000]
@@ -502,7 +682,7 @@ def as_float(images: np.ndarray, channel_axis: bool = True) -> np.ndarray:
 def stratified_indices(labels: np.ndarray, n: int, seed: int = 42) -> np.ndarray:
     """Indices of ``n`` samples whose class proportions match ``labels``'s, sorted.
 
-    Deterministic for a given seed. Introduced in chapter 02 (``02_exploring_the_data``).
+    Deterministic for a given seed. Introduced in chapter 08 (``08_resnet_qmnist``).
     """
     labels = np.asarray(labels)
     if not 0 <= n <= len(labels):
@@ -544,7 +724,6 @@ class ExperimentData:
     test set, to be scored once per finished model. ``label`` is what the
     results ledger records as the data; ``provenance`` the full record;
     ``n_train_full`` the size of the training part before the profile reduced it.
-    Introduced in chapter 03 (``03_linear_models``).
     """
 
     x_train: np.ndarray
@@ -572,10 +751,8 @@ def experiment_data(profile, dataset: str = "mnist", val_fraction: float = 0.2, 
     every reduction is drawn stratified by class. Introduced in chapter 03
     (``03_linear_models``).
     """
-    loaders = {"mnist": load_mnist, "qmnist": load_qmnist}
-    if dataset not in loaders:
-        raise ValueError(f"experiment_data: dataset must be one of {', '.join(loaders)}, not {dataset!r}")
-    train, test = loaders[dataset]("train"), loaders[dataset]("test")
+    ds = _dataset(dataset, "experiment_data")
+    train, test = ds.load("train"), ds.load("test")
     (x_train, y_train), (x_val, y_val) = train_val_split(*train, val_fraction=val_fraction, seed=seed)
     keep = stratified_indices(y_train, profile.samples(len(y_train)), seed=seed)
     keep_val = stratified_indices(y_val, profile.eval_samples(len(y_val)), seed=seed)
@@ -588,7 +765,7 @@ def experiment_data(profile, dataset: str = "mnist", val_fraction: float = 0.2, 
 def provenance_report(names: Iterable[str] | None = None, root=None) -> str:
     """One line per registered file already on disk: where it is and how it verified.
 
-    Downloads nothing. Introduced in chapter 02 (``02_exploring_the_data``).
+    Downloads nothing.
     """
     lines = [f"data folder: {data_dir(root)}"]
     for name in names or REGISTRY:
@@ -597,32 +774,66 @@ def provenance_report(names: Iterable[str] | None = None, root=None) -> str:
     return "\n".join(lines)
 
 
-DEFAULT_FILES = {
-    "mnist": tuple(n for n, f in REGISTRY.items() if f.dataset == "MNIST"),
-    "qmnist": (
-        "qmnist-train-images-idx3-ubyte.gz",
-        "qmnist-train-labels-idx2-int.gz",
-        "qmnist-test-images-idx3-ubyte.gz",
-        "qmnist-test-labels-idx2-int.gz",
-    ),
-}
+def _files_in(folder: str) -> tuple[DataFile, ...]:
+    return tuple(f for f in REGISTRY.values() if f.dataset == folder)
+
+
+register(Dataset(
+    "mnist", "MNIST", _files_in("MNIST"), loader=load_mnist,
+    splits={"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+            "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")},
+))
+register(Dataset(
+    "qmnist", "QMNIST", _files_in("QMNIST"), loader=load_qmnist,
+    splits={"train": ("qmnist-train-images-idx3-ubyte.gz", "qmnist-train-labels-idx2-int.gz"),
+            "test": ("qmnist-test-images-idx3-ubyte.gz", "qmnist-test-labels-idx2-int.gz")},
+))
+
+
+class _DefaultFiles(Mapping):
+    """``DEFAULT_FILES[name]``: the files the data command fetches for dataset ``name``, read live from ``DATASETS``."""
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        return DATASETS[name].default_files
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(DATASETS)
+
+    def __len__(self) -> int:
+        return len(DATASETS)
+
+    def __repr__(self) -> str:
+        return f"DEFAULT_FILES({dict(self)!r})"
+
+
+#: Dataset name -> the files ``python -m mnistlib fetch NAME`` and ``setup(data=[NAME])`` use; follows ``DATASETS``.
+DEFAULT_FILES: Mapping[str, tuple[str, ...]] = _DefaultFiles()
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m mnistlib") -> int:
-    """``python -m mnistlib fetch|status [mnist|qmnist ...]``: download and verify.
+    """``python -m mnistlib fetch|status [DATASET ...]``: download and verify, or only report.
 
-    Introduced in chapter 02 (``02_exploring_the_data``).
+    Without datasets, every registered one. ``status`` downloads nothing and
+    exits 0; ``fetch`` exits 1 with the missing-data message when files cannot
+    be had.
     """
     parser = argparse.ArgumentParser(prog=prog, description="Download (fetch) or check (status) the data files "
                                                            "and print where each one is and how it verified.")
     parser.add_argument("command", choices=("fetch", "status"))
-    parser.add_argument("datasets", nargs="*", default=["mnist", "qmnist"], choices=sorted(DEFAULT_FILES))
+    parser.add_argument("datasets", nargs="*", metavar="DATASET",
+                        help=f"registered datasets: {', '.join(DATASETS)} (default: all of them)")
     parser.add_argument("--data-dir", default=None, help=f"data folder (default: ${ENV_VAR} or pooch's cache)")
     args = parser.parse_args(argv)
-    names = [n for d in args.datasets for n in DEFAULT_FILES[d]]
+    unknown = [d for d in args.datasets if d not in DATASETS]
+    if unknown:
+        parser.error(f"unknown dataset {unknown[0]!r} (registered: {', '.join(DATASETS)})")
+    names = [n for d in dict.fromkeys(args.datasets or DATASETS) for n in DATASETS[d].default_files]
     if args.command == "fetch":
-        for n in names:
-            fetch(n, args.data_dir)
+        try:
+            fetch_files(names, args.data_dir)
+        except DataUnavailableError as exc:
+            print(exc, file=sys.stderr)
+            return 1
     print(provenance_report(names, args.data_dir))
     return 0
 

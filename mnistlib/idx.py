@@ -20,20 +20,20 @@ bytes of the data, never from the file name.
 from __future__ import annotations
 
 import bz2
-import contextlib
 import gzip
 import io
 import lzma
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 from typing import BinaryIO, Union
 
 import numpy as np
 
-__all__ = ["IdxFormatError", "IDX_TYPES", "read_idx", "read_idx_header", "write_idx", "sniff_compression"]
+from .files import atomic_write_bytes
+
+__all__ = ["IdxFormatError", "IDX_TYPES", "read_idx", "read_idx_header", "write_idx", "sniff_compression", "decompress"]
 
 #: IDX type code -> big-endian numpy dtype, as stored on disk.
 IDX_TYPES: dict[int, np.dtype] = {
@@ -65,17 +65,20 @@ class IdxFormatError(ValueError):
 
 
 def sniff_compression(head: bytes) -> str | None:
-    """Name the compression of a byte string from its magic bytes: gzip, xz, bz2 or None.
-
-    Introduced in chapter 01 (``01_idx_format``).
-    """
+    """Name the compression of a byte string from its magic bytes: gzip, xz, bz2 or None."""
     for magic, name in _COMPRESSION_MAGIC:
         if head[: len(magic)] == magic:
             return name
     return None
 
 
-def _decompress(raw: bytes | memoryview, kind: str, name: str) -> bytes:
+def decompress(raw: bytes | memoryview, kind: str | None, name: str) -> bytes:
+    """``raw`` decompressed as ``kind`` (``"gzip"``, ``"xz"``, ``"bz2"``; ``None``: stored as it is).
+
+    A damaged stream is an :class:`IdxFormatError` naming ``name``.
+    """
+    if kind is None:
+        return bytes(raw)
     try:
         if kind == "gzip":
             return gzip.decompress(raw)
@@ -126,6 +129,20 @@ def _check_payload(name: str, expected: int, actual: int, shape: tuple[int, ...]
         )
 
 
+def _check_shape(name: str, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+    """Refuse, as an IdxFormatError, a shape numpy cannot hold: IDX allows 255 dimensions and 2**32-1 per axis.
+
+    The probe is a zero-stride view of one element, so nothing of the claimed size is allocated.
+    """
+    try:
+        np.ndarray(shape, dtype, buffer=bytes(dtype.itemsize), strides=(0,) * len(shape))
+    except (ValueError, OverflowError, MemoryError) as exc:
+        what = f"{len(shape)} dimensions" if len(shape) > 8 else f"shape {shape}"
+        raise IdxFormatError(
+            f"{name}: numpy cannot hold the array the header declares ({what} of {dtype.name}): {exc}"
+        ) from exc
+
+
 def _to_native(arr: np.ndarray) -> np.ndarray:
     native = arr.dtype.newbyteorder("=")
     return arr if arr.dtype == native else arr.astype(native)
@@ -143,7 +160,7 @@ def read_idx_header(source: Source) -> tuple[np.dtype, tuple[int, ...]]:
     """Return the native dtype and shape an IDX source declares, without reading its payload.
 
     Compressed sources are decompressed only as far as the header; a file
-    object is left where it was. Introduced in chapter 01 (``01_idx_format``).
+    object is left where it was.
     """
     name = _source_name(source)
     if isinstance(source, (str, os.PathLike)):
@@ -184,10 +201,20 @@ def read_idx(source: Source) -> np.ndarray:
     writable view. Files are read once into an exactly sized buffer. Multi-byte
     types are byte-swapped from big-endian to the machine's order.
 
-    Raises :class:`IdxFormatError` naming the source and what is wrong.
+    Raises :class:`IdxFormatError` naming the source and what is wrong, also
+    when numpy cannot hold or allocate the array the header declares.
     Introduced in chapter 01 (``01_idx_format``).
     """
     name = _source_name(source)
+    try:
+        return _read_source(source, name)
+    except IdxFormatError:
+        raise
+    except (ValueError, OverflowError, MemoryError) as exc:
+        raise IdxFormatError(f"{name}: cannot read it as an IDX array ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_source(source: Source, name: str) -> np.ndarray:
     if isinstance(source, (str, os.PathLike)):
         try:
             fh = open(source, "rb")
@@ -258,6 +285,7 @@ def _read_compressed(data, kind: str, name: str) -> np.ndarray:
         # An unusually large claim: size the output by the data actually present.
         pieces = [bytes(first)] + list(chunks)
         _check_payload(name, expected, sum(map(len, pieces)), shape, dtype)
+        _check_shape(name, dtype, shape)
         return _to_native(np.frombuffer(bytearray(b"".join(pieces)), dtype=dtype).reshape(shape))
     out = np.empty(expected, dtype=np.uint8)
     buf = memoryview(out)
@@ -269,6 +297,7 @@ def _read_compressed(data, kind: str, name: str) -> np.ndarray:
         buf[pos:end] = piece
         pos = end
     _check_payload(name, expected, pos, shape, dtype)
+    _check_shape(name, dtype, shape)
     return _to_native(out.view(dtype).reshape(shape))
 
 
@@ -283,6 +312,7 @@ def _array_from_buffer(data, name: str) -> np.ndarray:
     dtype, shape, header_len = _parse_header(view[: 4 + 4 * 255], name)
     expected = _expected_payload(dtype, shape)
     _check_payload(name, expected, len(view) - header_len, shape, dtype)
+    _check_shape(name, dtype, shape)
     arr = np.frombuffer(view, dtype=dtype, offset=header_len).reshape(shape)
     return _to_native(arr)
 
@@ -299,6 +329,7 @@ def _read_file(fh, name: str) -> np.ndarray:
     size = os.fstat(fh.fileno()).st_size - start
     # Compare with the file's size before allocating anything the header claims.
     _check_payload(name, expected, size - header_len, shape, dtype)
+    _check_shape(name, dtype, shape)
     out = np.empty(shape, dtype=dtype)
     fh.seek(start + header_len)
     got = fh.readinto(memoryview(out).cast("B")) if expected else 0
@@ -346,46 +377,3 @@ def write_idx(path: str | os.PathLike, array, compression: str | None = "infer")
         data = bz2.compress(data)
     atomic_write_bytes(path, data)
     return path
-
-
-def _file_mode() -> int:
-    """The permissions a newly created file gets under the current umask (mkstemp would give 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-@contextlib.contextmanager
-def atomic_target(path: str | os.PathLike, suffix: str = ".part"):
-    """Yield a temporary path beside ``path``; on success make it durable and rename it to ``path``.
-
-    Whatever the body writes to the temporary path replaces ``path`` in one
-    step, with the permissions of an ordinarily created file; if the body fails
-    or the process dies, ``path`` is untouched and the temporary file (named
-    ``.<name>.*<suffix>``) is removed or, after a kill, left for the next run to
-    delete. Introduced in chapter 01 (``01_idx_format``); used for checkpoints in
-    chapter 08.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, _file_mode())
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of it.
-
-    Introduced in chapter 01 (``01_idx_format``); later used for checkpoints and ledgers.
-    """
-    with atomic_target(path) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)

@@ -38,7 +38,6 @@ __all__ = [
     "RESNET_BLOCKS",
     "BUILDERS",
     "AUGMENTATION",
-    "BOOK_MODELS",
     "build",
 ]
 
@@ -51,7 +50,7 @@ def compile_classifier(model: keras.Model, optimizer="rmsprop", learning_rate: f
     """Compile ``model`` for ten-class classification with integer labels; return it.
 
     ``optimizer`` is a Keras optimizer name or instance; ``learning_rate``, if
-    given, overrides its default. Introduced in chapter 03 (``03_linear_models``).
+    given, overrides its default.
     """
     if isinstance(optimizer, str):
         optimizer = keras.optimizers.get({"class_name": optimizer, "config": {}})
@@ -92,7 +91,7 @@ def _one_hidden_layer(units: int, activation: str, name: str, optimizer, learnin
 
 
 def mlp_256(optimizer="rmsprop", learning_rate: float | None = None) -> keras.Model:
-    """The seed's 784-256-10 MLP with ReLU, trained with RMSprop (203,530 parameters).
+    """The original experiment's 784-256-10 MLP with ReLU, trained with RMSprop (203,530 parameters).
 
     Introduced in chapter 04 (``04_mlp``).
     """
@@ -127,8 +126,7 @@ class RandomShear(layers.RandomShear):
     """``keras.layers.RandomShear`` that can be loaded back from a saved model.
 
     Keras 3 saves the shear factors as the ranges ``[-f, f]``, which its own
-    constructor then rejects; this subclass accepts what it saved. Introduced in
-    chapter 06 (``06_augmentation``).
+    constructor then rejects; this subclass accepts what it saved.
     """
 
     def __init__(self, x_factor=0.0, y_factor=0.0, **kwargs):
@@ -155,7 +153,6 @@ class RandomAffine(layers.Layer):
     blurring. This layer uses ``keras.ops`` only (its gathers are
     ``take_along_axis``), so it runs inside the compiled training step on any
     backend. It is active only when called with ``training=True``.
-    Introduced in chapter 06 (``06_augmentation``).
     """
 
     def __init__(self, shift: float = 0.1, rotation: float = 10.0, zoom: float = 0.1, shear: float = 0.0,
@@ -319,9 +316,8 @@ def vgg_like(batch_norm: bool = False, optimizer="adam", learning_rate: float | 
     """3x3 convolutions 10-10-pool-20-20-pool-40-40-pool, dense 400-400 with dropout 0.5/0.6.
 
     336,940 parameters; with ``batch_norm`` a batch normalisation after every
-    convolution and hidden dense layer, 340,700. Introduced in chapter 05
-    (``05_cnn``); the batch-normalised variant in chapter 07
-    (``07_batch_normalization``).
+    convolution and hidden dense layer, 340,700 (the variant of chapter 07,
+    ``07_batch_normalization``). Introduced in chapter 05 (``05_cnn``).
     """
     inputs, x = _image_inputs(augment)
     for block, filters in enumerate((10, 20, 40), start=1):
@@ -354,7 +350,7 @@ def bn_cnn(optimizer="adam", learning_rate: float | None = None, augment: dict |
 def standard_cnn(optimizer="adam", learning_rate: float | None = None, augment: dict | None = None) -> keras.Model:
     """Three 5x5 convolutions 256-256-128 without pooling, dense 328-192 (35,445,522 parameters).
 
-    The seeds' "standard CNN": big (its weights take about 135 MiB) and slow on
+    The original experiments' "standard CNN": big (its weights take about 135 MiB) and slow on
     a CPU, since every convolution runs at full 28x28 resolution. Introduced in
     chapter 06 (``06_augmentation``).
     """
@@ -369,7 +365,7 @@ def standard_cnn(optimizer="adam", learning_rate: float | None = None, augment: 
 
 #: The ResNet's stages: (filters of the three convolutions of a bottleneck block, stride of its first block).
 RESNET_STAGES = (((64, 64, 256), 1), ((128, 128, 512), 2), ((256, 256, 1024), 2))
-#: Bottleneck blocks per stage in the seeds' ResNet (ResNet-50's first three stages).
+#: Bottleneck blocks per stage in the original experiment's ResNet (ResNet-50's first three stages).
 RESNET_BLOCKS = (3, 4, 6)
 
 
@@ -398,7 +394,7 @@ def _bottleneck(x, filters: tuple[int, int, int], name: str, *, strides: int = 1
 
 def resnet(blocks: tuple[int, int, int] = RESNET_BLOCKS, decay_steps: int | None = None, learning_rate: float = 1e-3,
            augment: dict | None = None) -> keras.Model:
-    """The seeds' bottleneck ResNet for 28x28 digits (8,606,666 parameters), compiled with Nadam.
+    """The original experiment's bottleneck ResNet for 28x28 digits (8,606,666 parameters), compiled with Nadam.
 
     A 7x7/2 stem of 64 filters with batch normalisation and PReLU, a 3x3/2 max
     pool, then three stages of bottleneck blocks, [64, 64, 256] x 3,
@@ -444,25 +440,8 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
 #: zoom and shear of up to 10%.
 AUGMENTATION = {"shift": 0.1, "rotation": 10.0, "zoom": 0.1, "shear": 0.1}
 
-#: Models that later chapters reuse, exactly as the chapter that introduces them trains them: its chapter,
-#: builder, builder settings, epochs at full scale and fit options. :func:`mnistlib.training.book_model`
-#: loads them from the load-or-train cache (or trains them, the same way, if that chapter has not run).
-BOOK_MODELS: dict[str, dict] = {
-    "simple_cnn": {"chapter": "05_cnn", "builder": "simple_cnn", "config": {}, "epochs": 10,
-                   "fit": {"reduce_lr": True}},
-    "vgg_like": {"chapter": "05_cnn", "builder": "vgg_like", "config": {}, "epochs": 10, "fit": {"reduce_lr": True}},
-    "bn_cnn": {"chapter": "06_augmentation", "builder": "bn_cnn", "config": {}, "epochs": 30,
-               "fit": {"reduce_lr": True}},
-    "bn_cnn_augmented": {"chapter": "06_augmentation", "builder": "bn_cnn", "config": {"augment": AUGMENTATION},
-                         "epochs": 30, "fit": {"reduce_lr": True}},
-}
-
-
 def build(name: str, **config) -> keras.Model:
-    """Build the architecture registered as ``name`` with keyword ``config``.
-
-    Introduced in chapter 03 (``03_linear_models``).
-    """
+    """Build the architecture registered as ``name`` with keyword ``config``."""
     try:
         builder = BUILDERS[name]
     except KeyError:

@@ -12,18 +12,14 @@ from typing import Sequence
 
 import numpy as np
 
-from . import datasets, profiles
+from . import datasets, plots, profiles
+from .version import __version__
 
 __all__ = ["setup", "versions"]
 
 
 def versions() -> str:
-    """Versions of Python and of the libraries this session has imported, on one line.
-
-    Introduced in chapter 01 (``01_idx_format``).
-    """
-    from . import __version__
-
+    """Versions of Python and of the libraries this session has imported, on one line."""
     parts = [f"Python {platform.python_version()}", f"numpy {np.__version__}", f"mnistlib {__version__}"]
     for mod in ("pandas", "matplotlib", "sklearn", "tensorflow", "jax"):
         if mod in sys.modules:
@@ -54,8 +50,6 @@ def setup(
     np.random.seed(seed)
     if "keras" in sys.modules:
         sys.modules["keras"].utils.set_random_seed(seed)
-    from . import plots
-
     plots.use_style()
     if verbose:
         print(f"MNIST book · chapter {chapter} · seed {seed}")

@@ -13,7 +13,7 @@ __all__ = ["use_style", "digit_grid", "training_curves", "mistake_label", "confu
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib/seaborn style. Introduced in chapter 01 (``01_idx_format``)."""
+    """Apply the book's matplotlib/seaborn style."""
     import matplotlib as mpl
     import seaborn as sns
 
@@ -45,7 +45,8 @@ def digit_grid(
 
     ``titles`` labels each digit, ``row_labels`` each row. Pixels are drawn
     dark on light, ink as on paper. ``symmetric`` centres ``cmap`` on zero
-    for signed values such as weights (use a diverging map, e.g. ``"RdBu_r"``). Introduced in chapter 02 (``02_exploring_the_data``).
+    for signed values such as weights (use a diverging map, e.g. ``"RdBu_r"``).
+    Introduced in chapter 02 (``02_exploring_the_data``).
     """
     import matplotlib.pyplot as plt
 

@@ -1,10 +1,9 @@
 """One switch for scale: the ``MNISTBOOK_PROFILE`` environment variable.
 
-Introduced in chapter 01 (``01_idx_format``). Every notebook states the size of
-an experiment once, at the scale of the seeds' full runs, and asks the active
-profile to reduce it::
+Every notebook states the size of an experiment once, at the scale of the
+original experiments' full runs, and asks the active profile to reduce it::
 
-    profile = mnistlib.profiles.get_profile("04_mlp")
+    profile = mnistlib.profiles.get_profile(mnistlib.chapters.MLP)
     n_train = profile.samples(60_000)   # all of them in "full", fewer elsewhere
     epochs = profile.epochs(30)         # 30 in "full", a few in "quick", 1 in "smoke"
 
@@ -18,7 +17,7 @@ edits to a notebook (the idea of GPflow's ``reduce_in_tests``).
     The whole book in well under half an hour on a laptop CPU, with results
     worth reading.
 ``full``
-    The seeds' settings: all training digits, all epochs. A GPU is recommended.
+    The original experiments' settings: all training digits, all epochs. A GPU is recommended.
 """
 
 from __future__ import annotations
@@ -29,6 +28,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+from . import chapters
+
 __all__ = ["Profile", "ProfileError", "PROFILES", "ENV_VAR", "DEFAULT", "get_profile"]
 
 ENV_VAR = "MNISTBOOK_PROFILE"
@@ -36,7 +37,7 @@ DEFAULT = "quick"
 
 
 class ProfileError(ValueError):
-    """An unknown profile or chapter name. Introduced in chapter 01 (``01_idx_format``)."""
+    """An unknown profile or chapter name."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,6 @@ class Profile:
     ``max_refits`` caps how many models are retrained on their training and
     validation digits together once validated (chapter 10's final ensemble;
     ``0``: none).
-    Introduced in chapter 01 (``01_idx_format``).
     """
 
     name: str
@@ -95,7 +95,7 @@ class Profile:
 
     @property
     def is_reduced(self) -> bool:
-        """True when this profile runs less than the seeds' settings."""
+        """True when this profile runs less than the original experiments' settings."""
         return any(v is not None for v in (self.max_samples, self.max_epochs, self.max_eval, self.max_heavy_samples,
                                           self.max_blocks, self.max_refits))
 
@@ -119,7 +119,7 @@ class Profile:
             caps.append(f"at most {self.max_blocks} block(s) per stage in deep networks")
         if self.max_refits is not None:
             caps.append(f"at most {self.max_refits} refitted model(s)" if self.max_refits else "no refitted models")
-        scale = "; ".join(caps) if caps else "the seeds' full settings"
+        scale = "; ".join(caps) if caps else "the original experiments' full settings"
         where = f" [{self.chapter}]" if self.chapter else ""
         return f"profile {self.name}{where}: {self.summary} ({scale}, batch size {self.batch_size})"
 
@@ -128,8 +128,9 @@ def _frozen(d: dict) -> Mapping:
     return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in d.items()})
 
 
-# Per-chapter overrides live here and nowhere else. Chapters not listed use the
-# profile's defaults.
+# Per-chapter overrides live here and nowhere else. Chapters not listed use the profile's defaults. The
+# quick profile's choices are measured in the performance appendix (book/chapter_timings.json): each chapter
+# within its time budget on two CPU cores, the CNN chapters above the book's floor of 0.985.
 PROFILES: Mapping[str, Profile] = MappingProxyType(
     {
         "smoke": Profile(
@@ -141,15 +142,14 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             max_heavy_samples=32,
             batch_size=128,
             overrides=_frozen({
-                # The batch-normalised CNN trains at about 300 images/s on two cores; with so few
-                # digits it needs small batches (more steps) before its inference-mode statistics settle.
-                "06_augmentation": {"max_samples": 1_000, "batch_size": 32},
-                "07_batch_normalization": {"max_samples": 2_000},
-                # Building the ResNet's training step takes about 30 s per process at full depth;
-                # one block per stage keeps the chapter's four runs well inside the smoke budget.
-                "08_resnet_qmnist": {"max_samples": 256, "max_eval": 256, "max_blocks": 1, "batch_size": 32},
-                # Refitting a batch-normalised CNN takes about 10 s here: one member shows the mechanics.
-                "10_results_and_ensembles": {"max_refits": 1},
+                # With so few digits the batch-normalised CNN needs small batches (more steps) before its
+                # inference-mode statistics settle.
+                chapters.AUGMENTATION: {"max_samples": 1_000, "batch_size": 32},
+                chapters.BATCH_NORMALIZATION: {"max_samples": 2_000},
+                # Compiling the ResNet's training step dominates at full depth: one block per stage.
+                chapters.RESNET_QMNIST: {"max_samples": 256, "max_eval": 256, "max_blocks": 1, "batch_size": 32},
+                # One refitted member shows the mechanics.
+                chapters.RESULTS_AND_ENSEMBLES: {"max_refits": 1},
             }),
         ),
         "quick": Profile(
@@ -161,31 +161,23 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             max_heavy_samples=128,
             batch_size=128,
             overrides=_frozen({
-                # Linear models and MLPs train at 30,000-70,000 images/s on two CPU cores:
-                # the quick profile can afford every training digit and ten epochs.
-                "03_linear_models": {"max_samples": None, "max_epochs": 10},
-                "04_mlp": {"max_samples": None, "max_epochs": 10},
-                # The simple CNN runs at about 3,400 images/s: every digit, three epochs.
-                "05_cnn": {"max_samples": None},
-                # The batch-normalised CNN trains at 400-1,400 images/s on two cores (the standard CNN at
-                # about 11). Two epochs over every training digit (96,000 images) reach a test accuracy of
-                # 0.9875 without and 0.9883 with augmentation; three over 10,000 reached only 0.98, and
-                # four over 20,000 or a cosine learning-rate decay no more than 0.985.
-                "06_augmentation": {"max_samples": None, "max_epochs": 2},
-                # The VGG-like nets train at 3,000-7,500 images/s: three epochs over 20,000 digits reached a
-                # test accuracy of 0.985 at best (0.9846), three over every digit 0.9897 (BN, rate 0.001).
-                "07_batch_normalization": {"max_samples": None},
-                # The ResNet trains at about 60 images/s on two cores, and the chapter trains it four times
-                # (interrupted, resumed two ways, uninterrupted): a small slice, small batches for more steps.
-                "08_resnet_qmnist": {"max_samples": 1_000, "max_epochs": 4, "max_eval": 1_000, "batch_size": 32},
-                # Refitting the three ensemble members on 60,000 digits would add about 5 minutes to the
-                # chapter's 2 (the chapter prints the estimate); the full-scale result is quoted instead.
-                "10_results_and_ensembles": {"max_refits": 0},
+                # Linear models and MLPs are cheap: every training digit, ten epochs.
+                chapters.LINEAR_MODELS: {"max_samples": None, "max_epochs": 10},
+                chapters.MLP: {"max_samples": None, "max_epochs": 10},
+                chapters.CNN: {"max_samples": None},
+                # Two epochs over every digit are what brings the batch-normalised CNN above the floor.
+                chapters.AUGMENTATION: {"max_samples": None, "max_epochs": 2},
+                chapters.BATCH_NORMALIZATION: {"max_samples": None},
+                # The ResNet is the slowest network and the chapter trains it four times (interrupted,
+                # resumed two ways, uninterrupted): a small slice, small batches for more steps.
+                chapters.RESNET_QMNIST: {"max_samples": 1_000, "max_epochs": 4, "max_eval": 1_000, "batch_size": 32},
+                # Refitting the ensemble would take the chapter past its budget; the full-scale result is quoted.
+                chapters.RESULTS_AND_ENSEMBLES: {"max_refits": 0},
             }),
         ),
         "full": Profile(
             name="full",
-            summary="the seeds' settings; a GPU is recommended",
+            summary="the original experiments' settings; a GPU is recommended",
             max_samples=None,
             max_epochs=None,
             max_eval=None,
@@ -200,8 +192,7 @@ def get_profile(chapter: str | None = None, name: str | None = None) -> Profile:
     """Return the active profile (``MNISTBOOK_PROFILE``, default ``quick``), tuned for ``chapter``.
 
     ``name`` overrides the environment. An unknown name raises
-    :class:`ProfileError` listing the valid ones. Introduced in chapter 01
-    (``01_idx_format``).
+    :class:`ProfileError` listing the valid ones.
     """
     source = "argument name"
     if name is None:
@@ -213,4 +204,6 @@ def get_profile(chapter: str | None = None, name: str | None = None) -> Profile:
             f"unknown profile {name!r} (from the {source}); choose one of: {', '.join(PROFILES)}"
         )
     profile = PROFILES[key]
+    if chapter is not None and chapter not in chapters.PAGES:
+        raise ProfileError(f"unknown chapter {chapter!r}; the book's executable pages are: {', '.join(chapters.PAGES)}")
     return profile.for_chapter(chapter) if chapter else profile

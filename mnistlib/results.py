@@ -11,16 +11,16 @@ machine) never lose each other's rows.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 
-from .idx import atomic_write_bytes
+from .files import atomic_write_bytes, locked
 from .training import TrainResult, artifacts_dir
 
 __all__ = ["COLUMNS", "ledger_path", "record", "record_result", "evaluate_and_record", "load_ledger",
@@ -29,45 +29,33 @@ __all__ = ["COLUMNS", "ledger_path", "record", "record_result", "evaluate_and_re
 #: The committed ledger rows of full-profile runs: what the book shows when it is built in a smaller profile.
 REFERENCE = Path(__file__).resolve().parents[1] / "book" / "reference_results.csv"
 
+#: ``original_test_accuracy``: the test accuracy the original experiment reports for the model, where it does.
 COLUMNS = ["chapter", "model", "profile", "params", "train_accuracy", "val_accuracy", "test_accuracy",
-           "seed_test_accuracy", "epochs", "train_seconds", "seconds_per_epoch", "images_per_second", "n_train", "data", "backend",
-           "recorded_at"]
+           "original_test_accuracy", "epochs", "train_seconds", "seconds_per_epoch", "images_per_second", "n_train",
+           "data", "backend", "recorded_at"]
 _KEY = ["profile", "chapter", "model"]
-
+#: Columns renamed since a ledger or reference file may have been written: old name -> new name.
+_RENAMED = {"seed_test_accuracy": "original_test_accuracy"}
 
 _TEXT = ("chapter", "model", "profile", "data", "backend", "recorded_at", "machine", "keras")
 
 
 def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
-    """A ledger-shaped CSV with exactly ``columns`` (missing ones empty: older files still load); empty if absent."""
+    """A ledger-shaped CSV with exactly ``columns``; empty if absent.
+
+    Older files still load: missing columns are empty, renamed ones (:data:`_RENAMED`) are read under their new
+    name, and the next write stores the new layout.
+    """
     if not path.is_file():
         return pd.DataFrame(columns=columns)
-    return pd.read_csv(path, dtype={c: "string" for c in _TEXT}).reindex(columns=columns)
+    table = pd.read_csv(path, dtype={c: "string" for c in _TEXT})
+    table = table.rename(columns={old: new for old, new in _RENAMED.items() if new not in table.columns})
+    return table.reindex(columns=columns)
 
 
 def ledger_path(profile: str) -> Path:
-    """Where the ledger of ``profile`` lives. Introduced in chapter 03 (``03_linear_models``)."""
+    """Where the ledger of ``profile`` lives."""
     return artifacts_dir(profile) / "ledger.csv"
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    """Hold an exclusive lock on ``path`` (through ``<path>.lock``) while the body reads and rewrites it.
-
-    POSIX systems use ``fcntl.flock``; elsewhere the body runs unlocked.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock; one process at a time is the user's job there
-        yield
-        return
-    with open(path.with_name(path.name + ".lock"), "a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def load_ledger(profile: str) -> pd.DataFrame:
@@ -90,7 +78,7 @@ def record(*, chapter: str, model: str, profile: str, **fields) -> pd.DataFrame:
     row = {c: None for c in COLUMNS}
     row.update(fields, chapter=chapter, model=model, profile=profile,
                recorded_at=fields.get("recorded_at") or time.strftime("%Y-%m-%d %H:%M:%S"))
-    with _locked(ledger_path(profile)):
+    with locked(ledger_path(profile)):
         ledger = load_ledger(profile)
         same = (ledger["profile"] == profile) & (ledger["chapter"] == chapter) & (ledger["model"] == model)
         new = pd.DataFrame([row], columns=COLUMNS)
@@ -102,12 +90,12 @@ def record(*, chapter: str, model: str, profile: str, **fields) -> pd.DataFrame:
 
 
 def record_result(result: TrainResult, *, chapter: str, profile: str, test_accuracy: float | None,
-                  data: str, name: str | None = None, seed_accuracy: float | None = None) -> pd.DataFrame:
+                  data: str, name: str | None = None, original_accuracy: float | None = None) -> pd.DataFrame:
     """Record a trained Keras model from its :class:`TrainResult` and its single test evaluation.
 
     ``test_accuracy=None`` records a model whose accuracy means nothing (trained
     only to be timed): its speed goes in the ledger, its accuracies stay empty.
-    ``seed_accuracy`` is the seeds' published test accuracy of this model, if any.
+    ``original_accuracy`` is the test accuracy the original experiment reports for this model, if any.
     Introduced in chapter 03 (``03_linear_models``).
     """
     h = result.history
@@ -116,30 +104,31 @@ def record_result(result: TrainResult, *, chapter: str, profile: str, test_accur
         params=int(result.model.count_params()),
         train_accuracy=None if test_accuracy is None else h["accuracy"][-1], val_accuracy=h.get("val_accuracy", [None])[-1],
         test_accuracy=None if test_accuracy is None else float(test_accuracy), epochs=result.epochs,
-        seed_test_accuracy=seed_accuracy, train_seconds=round(result.train_seconds, 2),
+        original_test_accuracy=original_accuracy, train_seconds=round(result.train_seconds, 2),
         seconds_per_epoch=round(result.seconds_per_epoch, 3), images_per_second=round(result.images_per_second, 1),
         n_train=result.info.get("n_train"), data=data, backend=result.info.get("backend"),
     )
 
 
 def evaluate_and_record(runs: dict[str, TrainResult], x_test: np.ndarray, y_test: np.ndarray, *, chapter: str,
-                        profile: str, data: str, seed_accuracy: dict[str, float] | None = None,
+                        profile: str, data: str, original_accuracy: dict[str, float | None] | None = None,
                         batch_size: int = 512) -> pd.DataFrame:
     """Evaluate each finished model once on the test set, record it, and return a comparison table.
 
     ``runs`` maps ledger names to training results. The table has one row per
     model: parameters, epochs, last validation accuracy, test accuracy, the
-    seeds' published test accuracy where ``seed_accuracy`` gives it, seconds per
+    original experiment's test accuracy where ``original_accuracy`` gives one, seconds per
     epoch and images per second. Introduced in chapter 04 (``04_mlp``).
     """
     rows = {}
     for name, r in runs.items():
         _, test_accuracy = r.model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0)
+        original = (original_accuracy or {}).get(name)
         record_result(r, chapter=chapter, profile=profile, test_accuracy=test_accuracy, data=data, name=name,
-                      seed_accuracy=(seed_accuracy or {}).get(name))
+                      original_accuracy=original)
         rows[name] = {"parameters": r.model.count_params(), "epochs": r.epochs,
                       "validation accuracy": r.history["val_accuracy"][-1], "test accuracy": float(test_accuracy),
-                      "seed test accuracy": (seed_accuracy or {}).get(name, np.nan),
+                      "original test accuracy": np.nan if original is None else original,
                       "s/epoch": r.seconds_per_epoch, "images/s": r.images_per_second}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table["parameters"] = table["parameters"].astype(int)
@@ -152,15 +141,13 @@ def export_reference(machine: str, path: str | os.PathLike = REFERENCE, profile:
 
     Rows already in the reference file and absent from this ledger are kept,
     so that full runs made on different machines (a CPU here, a GPU there)
-    add up. Introduced in chapter 10 (``10_results_and_ensembles``).
+    add up.
     """
-    import keras
-
     ledger = load_ledger(profile)
     if ledger.empty:
         raise ValueError(f"export_reference: the {profile} ledger ({ledger_path(profile)}) is empty")
     ledger = ledger.assign(machine=machine, keras=keras.__version__)
-    with _locked(Path(path)):
+    with locked(Path(path)):
         old = load_reference(path)
         if not old.empty:
             keep = ~old.set_index(_KEY).index.isin(ledger.set_index(_KEY).index)

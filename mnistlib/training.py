@@ -14,7 +14,6 @@ import hashlib
 import json
 import functools
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,8 @@ from typing import Any, Callable, Mapping, Sequence
 import keras
 import numpy as np
 
-from .idx import atomic_target, atomic_write_bytes
+from .files import atomic_target, atomic_write_bytes
+from .fingerprints import architecture_fingerprint, data_fingerprint
 
 __all__ = [
     "ARTIFACTS_ENV",
@@ -34,8 +34,7 @@ __all__ = [
     "fit",
     "train_or_load",
     "train_models",
-    "book_model",
-    "refit_book_model",
+    "ModelSpec",
     "run_info",
     "save_model_atomic",
     "config_key",
@@ -49,7 +48,7 @@ def artifacts_dir(profile: str) -> Path:
 
     ``$MNISTBOOK_ARTIFACTS/<profile>`` if set, else ``artifacts/<profile>`` in the
     book's root (the folder holding ``_toc.yml``, searched upwards from the
-    working directory). Git ignores it. Introduced in chapter 03 (``03_linear_models``).
+    working directory). Git ignores it. Introduced in chapter 08 (``08_resnet_qmnist``).
     """
     env = os.environ.get(ARTIFACTS_ENV, "").strip()
     if env:
@@ -69,7 +68,7 @@ class EpochTimer(keras.callbacks.Callback):
     pass. ``train_cpu_seconds`` is the processor time all the process's threads
     spent on that training part: the work itself, which does not change when a
     shared machine grants the process fewer cores for a while, as wall time
-    does. Introduced in chapter 03 (``03_linear_models``).
+    does.
     """
 
     def __init__(self, n_samples: int):
@@ -96,7 +95,7 @@ class StopAtAccuracy(keras.callbacks.Callback):
     """Stops training once a *validation* accuracy reaches ``target``.
 
     Refuses to watch anything but a validation metric: stopping on the test
-    set would make the test score meaningless. Introduced in chapter 03.
+    set would make the test score meaningless.
     """
 
     def __init__(self, target: float, monitor: str = "val_accuracy"):
@@ -119,10 +118,7 @@ class StopAtAccuracy(keras.callbacks.Callback):
 
 @dataclass
 class TrainResult:
-    """A trained model, its per-epoch history and how it was obtained.
-
-    Introduced in chapter 03 (``03_linear_models``).
-    """
+    """A trained model, its per-epoch history and how it was obtained."""
 
     model: keras.Model
     history: dict[str, list[float]]
@@ -197,10 +193,10 @@ def fit(
     improvement and restores the best weights; ``target_accuracy`` stops at a
     validation accuracy (:class:`StopAtAccuracy`); ``learning_rates`` sets the
     learning rate of each epoch, one rate per epoch (a schedule replayed without
-    validation data, :func:`refit_book_model`); ``csv_log`` writes a CSV row
+    validation data, :func:`mnistlib.book_models.refit_book_model`); ``csv_log`` writes a CSV row
     per epoch. ``seed`` seeds shuffling and dropout; the initial weights were
     drawn when the model was built, so seed before building too (as
-    :func:`train_or_load` does). Introduced in chapter 03 (``03_linear_models``).
+    :func:`train_or_load` does). Introduced in chapter 06 (``06_augmentation``).
     """
     keras.utils.set_random_seed(seed)
     cbs = [EpochTimer(len(x))] + list(callbacks or [])
@@ -231,10 +227,7 @@ def fit(
 
 
 def run_info(x, validation_data, batch_size: int, seed: int) -> dict[str, Any]:
-    """What a :class:`TrainResult` records of how it was trained: sizes, batch, seed, Keras and backend.
-
-    Introduced in chapter 03 (``03_linear_models``).
-    """
+    """What a :class:`TrainResult` records of how it was trained: sizes, batch, seed, Keras and backend."""
     return {"batch_size": batch_size, "seed": seed, "n_train": int(len(x)),
             "n_val": int(len(validation_data[0])) if validation_data is not None else 0,
             "keras": keras.__version__, "backend": keras.backend.backend()}
@@ -246,42 +239,13 @@ HISTORY_FORMAT = 2
 
 
 def config_key(**parts: Any) -> str:
-    """A short stable hash of a training configuration (JSON of ``parts``, sorted keys).
-
-    Introduced in chapter 03 (``03_linear_models``).
-    """
+    """A short stable hash of a training configuration (JSON of ``parts``, sorted keys)."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def _fingerprint(*arrays: np.ndarray) -> str:
-    h = hashlib.md5()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(str((a.shape, a.dtype.str)).encode())
-        h.update(memoryview(a).cast("B"))
-    return h.hexdigest()[:12]
-
-
-def _architecture_fingerprint(model: keras.Model) -> str:
-    """Hash of the model's layers and optimizer settings.
-
-    Leaves out what changes from one build to the next without changing the
-    model: the optimizer's generated name and the object ids Keras writes for
-    shared objects.
-    """
-    optimizer = {k: v for k, v in model.optimizer.get_config().items() if k != "name"} if model.optimizer else None
-    blob = json.dumps({"model": model.get_config(), "optimizer": optimizer, "loss": str(model.loss)},
-                      sort_keys=True, default=str)
-    blob = re.sub(r'"shared_object_id": \d+', "", blob)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
 def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
-    """Save ``model`` as a ``.keras`` file so that the file is complete or absent, never half-written.
-
-    Introduced in chapter 03 (``03_linear_models``).
-    """
+    """Save ``model`` as a ``.keras`` file so that the file is complete or absent, never half-written."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"save_model_atomic: {path} must end in .keras")
@@ -315,13 +279,13 @@ def train_or_load(
     backend, and the fit options. The model (``.keras``) and its history
     (``.json``) live side by side under ``artifacts/<profile>/<chapter>/``.
     ``validation_data=None`` trains without a validation split (a refit,
-    :func:`refit_book_model`). Introduced in chapter 03 (``03_linear_models``).
+    `mnistlib.book_models.refit_book_model`). Introduced in chapter 03 (``03_linear_models``).
     """
     keras.utils.set_random_seed(seed)  # before building: the initial weights depend on it
     model = build_fn()
-    architecture = _architecture_fingerprint(model)
+    architecture = architecture_fingerprint(model)
     key = config_key(name=name, config=config, architecture=architecture, epochs=epochs, batch_size=batch_size,
-                     seed=seed, data=_fingerprint(x, y, *(validation_data or ())), keras=keras.__version__,
+                     seed=seed, data=data_fingerprint(x, y, *(validation_data or ())), keras=keras.__version__,
                      backend=keras.backend.backend(), fit=fit_kwargs, history_format=HISTORY_FORMAT)
     folder = artifacts_dir(profile) / chapter
     model_path = folder / f"{name}-{key}.keras"
@@ -341,8 +305,21 @@ def train_or_load(
     return result
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a chapter's comparison: its builder and settings (the model is ``builder(**config)``), the
+    epochs of its full-scale run, and the test accuracy the original experiment reports for it, where it does.
+    Introduced in chapter 04 (``04_mlp``).
+    """
+
+    builder: Callable[..., keras.Model]
+    config: Mapping[str, Any] = field(default_factory=dict)
+    epochs: int | None = None
+    original_accuracy: float | None = None
+
+
 def train_models(
-    specs: Mapping[str, tuple[Callable[..., keras.Model], dict[str, Any]]],
+    specs: Mapping[str, ModelSpec],
     *,
     profile,
     chapter: str,
@@ -354,87 +331,21 @@ def train_models(
 ) -> dict[str, TrainResult]:
     """Train, or load, several models on the same data with :func:`train_or_load`; print a line per model.
 
-    ``specs`` maps each model's name to ``(builder, config)``; the model is
-    ``builder(**config)``. ``epochs`` is one count for all or a count per name.
-    ``profile`` is a :class:`mnistlib.profiles.Profile`: its name keys the cache
-    and its batch size is used. Introduced in chapter 04 (``04_mlp``).
+    ``specs`` maps each model's name to its :class:`ModelSpec`. ``epochs`` is
+    one count for all or a count per name. ``profile`` is a
+    :class:`mnistlib.profiles.Profile`: its name keys the cache and its batch
+    size is used. Introduced in chapter 04 (``04_mlp``).
     """
+    wrong = [name for name, spec in specs.items() if not isinstance(spec, ModelSpec)]
+    if wrong:
+        raise TypeError(f"train_models: specs of {wrong} are not ModelSpec(builder, config, ...)")
     runs = {}
     width = max(map(len, specs), default=0)
-    for name, (builder, config) in specs.items():
+    for name, spec in specs.items():
         n_epochs = epochs[name] if isinstance(epochs, Mapping) else epochs
-        runs[name] = train_or_load(name, functools.partial(builder, **config), config=config, profile=profile.name,
+        config = dict(spec.config)
+        runs[name] = train_or_load(name, functools.partial(spec.builder, **config), config=config, profile=profile.name,
                                    chapter=chapter, x=x, y=y, validation_data=validation_data, epochs=n_epochs,
                                    batch_size=profile.batch_size, **fit_kwargs)
         print(f"{name:{width}s}  {runs[name].describe()}")
     return runs
-
-
-def book_model(name: str, profile_name: str | None = None, seed: int = 42):
-    """Load (or, if its chapter has not run in this profile, train) a model another chapter introduced.
-
-    ``name`` is a key of :data:`mnistlib.models.BOOK_MODELS`. The model is
-    trained exactly as its chapter trains it (same profile settings, data,
-    epochs and options), so the load-or-train cache finds the chapter's model.
-    Returns ``(TrainResult, ExperimentData)``: the data is that chapter's split.
-    ``seed`` (the book's is 42) trains the same model from another seed: other
-    initial weights, batch order and augmentation draws (chapter 10's ensemble).
-    Introduced in chapter 09 (``09_error_analysis``).
-    """
-    from . import datasets, models, profiles
-
-    if name not in models.BOOK_MODELS:
-        raise KeyError(f"book_model: no model named {name!r}; known: {', '.join(models.BOOK_MODELS)}")
-    spec = models.BOOK_MODELS[name]
-    profile = profiles.get_profile(spec["chapter"], profile_name)
-    data = datasets.experiment_data(profile)
-    result = _train_book_spec(name, spec, profile, chapter=spec["chapter"], x=datasets.as_float(data.x_train),
-                              y=data.y_train, validation_data=(datasets.as_float(data.x_val), data.y_val),
-                              epochs=profile.epochs(spec["epochs"]), seed=seed, **spec["fit"])
-    return result, data
-
-
-def _train_book_spec(run_name: str, spec: dict, profile, *, chapter: str, **train) -> TrainResult:
-    """:func:`train_or_load` of a :data:`mnistlib.models.BOOK_MODELS` entry with its profile's batch size."""
-    from . import models
-
-    return train_or_load(run_name, functools.partial(models.BUILDERS[spec["builder"]], **spec["config"]),
-                         config=spec["config"], profile=profile.name, chapter=chapter,
-                         batch_size=profile.batch_size, **train)
-
-
-def refit_book_model(name: str, profile_name: str | None = None, seed: int = 42):
-    """Retrain a validated book model on its training and validation digits together; load it if cached.
-
-    The validated run (:func:`book_model`, loaded or trained) chose everything
-    on the validation split: architecture, epochs, batch size, and, where its
-    chapter halves the learning rate on a validation plateau, the rate of each
-    epoch. The refit keeps all of it, seed included, and replays those rates
-    (its history's ``learning_rate``), since with the validation digits in the
-    training set nothing is left to watch. It therefore has no validation
-    score: its evidence is the validated run's. Returns ``(refit, validated,
-    data)``: two :class:`TrainResult` and the validated run's
-    :class:`mnistlib.datasets.ExperimentData`. Introduced in chapter 10
-    (``10_results_and_ensembles``).
-    """
-    from . import datasets, models, profiles
-
-    validated, data = book_model(name, profile_name, seed=seed)
-    spec = models.BOOK_MODELS[name]
-    watching = sorted(k for k in ("early_stopping", "target_accuracy") if spec["fit"].get(k))
-    if watching:
-        raise ValueError(f"refit_book_model: {name!r} stops on the validation split ({', '.join(watching)}); "
-                         "a refit can replay only a fixed number of epochs")
-    fit_options = dict(spec["fit"])
-    rates = None
-    if fit_options.pop("reduce_lr", False):
-        rates = validated.history.get("learning_rate")
-        if not rates or len(rates) != validated.epochs:
-            raise ValueError(f"refit_book_model: the validated run of {name!r} ({validated.path}) did not record "
-                             "a learning rate per epoch; retrain it to refit it")
-    refit = _train_book_spec(f"{name}_refit", spec, profiles.get_profile(spec["chapter"], profile_name),
-                             chapter="10_results_and_ensembles",
-                             x=np.concatenate([datasets.as_float(data.x_train), datasets.as_float(data.x_val)]),
-                             y=np.concatenate([data.y_train, data.y_val]), validation_data=None,
-                             epochs=validated.epochs, seed=seed, learning_rates=rates, **fit_options)
-    return refit, validated, data

@@ -3,6 +3,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,3 +52,21 @@ def real_file(data_root):
         return path
 
     return get
+
+
+@pytest.fixture
+def tiny():
+    """200 tiny labelled images with a learnable signal: class c lights up row 2c."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 20)
+    x = rng.random((200, 28, 28, 1)).astype(np.float32) * 0.2
+    for c in range(10):  # a learnable signal: class c lights up row 2c
+        x[y == c, 2 * c, :, 0] = 1.0
+    return x, y
+
+
+@pytest.fixture
+def artifacts(tmp_path, monkeypatch):
+    """An empty artifacts folder for trained models and ledgers (MNISTBOOK_ARTIFACTS)."""
+    monkeypatch.setenv("MNISTBOOK_ARTIFACTS", str(tmp_path))
+    return tmp_path

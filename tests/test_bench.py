@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import pandas as pd
 
-from mnistlib import bench, idx
+from mnistlib import bench, chapters, idx
 
 
 def test_duration_text_picks_the_unit_that_reads_best():
@@ -58,13 +58,13 @@ def test_chapter_benchmark_keeps_each_chapters_best_test_accuracy():
     spec = importlib.util.spec_from_file_location("bench_chapters", script)
     chapters = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(chapters)
-    ledger = pd.DataFrame({"chapter": ["05_cnn", "05_cnn", "06_augmentation", "06_augmentation", "10_results"],
+    ledger = pd.DataFrame({"chapter": [chapters.CNN, chapters.CNN, chapters.AUGMENTATION, chapters.AUGMENTATION, "10_results"],
                            "model": ["simple_cnn", "vgg_like", "bn_cnn", "standard_cnn_shift", "ensemble"],
                            "test_accuracy": [0.9851, 0.98, float("nan"), None, 0.99],
                            "data": ["MNIST (verified)"] * 5})
-    rows = {"05_cnn": {"seconds": 1.0}, "06_augmentation": {"seconds": 2.0}, "09_error_analysis": {"seconds": 3.0}}
+    rows = {chapters.CNN: {"seconds": 1.0}, chapters.AUGMENTATION: {"seconds": 2.0}, chapters.ERROR_ANALYSIS: {"seconds": 3.0}}
     chapters.best_models(ledger, rows)
-    assert rows["05_cnn"] == {"seconds": 1.0, "best_model": "simple_cnn", "best_test_accuracy": 0.9851,
+    assert rows[chapters.CNN] == {"seconds": 1.0, "best_model": "simple_cnn", "best_test_accuracy": 0.9851,
                               "best_data": "MNIST (verified)"}
-    assert rows["06_augmentation"] == {"seconds": 2.0}, "a model without a test accuracy is no best model"
-    assert rows["09_error_analysis"] == {"seconds": 3.0} and "10_results" not in rows
+    assert rows[chapters.AUGMENTATION] == {"seconds": 2.0}, "a model without a test accuracy is no best model"
+    assert rows[chapters.ERROR_ANALYSIS] == {"seconds": 3.0} and "10_results" not in rows

@@ -1,6 +1,7 @@
 import dataclasses
 import gzip
 import http.server
+import os
 import re
 import shutil
 import subprocess
@@ -27,6 +28,12 @@ def test_registry_is_complete_and_well_formed():
     for name in ("qmnist-train-images-idx3-ubyte.gz", "qmnist-test-labels-idx2-int.gz",
                  "qmnist-train-labels.tsv.gz", "xnist-images-idx3-ubyte.xz", "xnist-labels-idx2-int.xz"):
         assert name in datasets.REGISTRY
+    assert list(datasets.DATASETS) == ["mnist", "qmnist"] and list(datasets.DEFAULT_FILES) == ["mnist", "qmnist"]
+    assert datasets.DEFAULT_FILES["qmnist"] == ("qmnist-train-images-idx3-ubyte.gz", "qmnist-train-labels-idx2-int.gz",
+                                                "qmnist-test-images-idx3-ubyte.gz", "qmnist-test-labels-idx2-int.gz")
+    for ds in datasets.DATASETS.values():
+        assert ds.image_shape == (28, 28) and set(ds.splits) == {"train", "test"}
+        assert all(datasets.REGISTRY[f.name] == f for f in ds.files)
     for name, entry in datasets.REGISTRY.items():
         assert entry.name == name and entry.dataset in ("MNIST", "QMNIST")
         assert re.fullmatch(r"[0-9a-f]{32}", entry.md5)
@@ -143,8 +150,58 @@ def test_missing_file_without_download(tmp_path):
     with pytest.raises(DataUnavailableError) as info:
         load_mnist("test", tmp_path, download=False)
     msg = str(info.value)
-    assert "t10k-images-idx3-ubyte.gz" in msg and str(tmp_path / "MNIST") in msg
-    assert "MNISTLIB_DATA" in msg and "https://" in msg
+    assert msg.startswith("Data files are missing. Set MNISTLIB_DATA to a folder that holds them")
+    assert "make data" in msg.splitlines()[0]
+    assert all(name in msg for name in MNIST), "every missing MNIST file is named, not only the first"
+    assert set(info.value.missing) == set(MNIST)
+    assert str(tmp_path / "MNIST") in msg and "https://" in msg and "downloads are disabled" in msg
+    assert len(msg.splitlines()) <= 4
+
+
+def test_missing_data_offline_is_a_short_message_that_starts_with_the_fix(tmp_path, monkeypatch, capsys):
+    """Unreachable mirrors: one message, what to do first, every missing file, one line on why downloading failed."""
+    for name in list(MNIST) + list(datasets.DEFAULT_FILES["qmnist"]):
+        entry = dataclasses.replace(datasets.REGISTRY[name], mirrors=("http://127.0.0.1:9/a/", "http://127.0.0.1:9/b/"))
+        monkeypatch.setitem(datasets.REGISTRY, name, entry)
+    assert datasets.main(["fetch", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("Downloading data from") <= 1, "pooch announces the first try only"
+    msg = err[err.index("Data files are missing"):].strip()
+    lines = msg.splitlines()
+    assert lines[0].startswith("Data files are missing. Set MNISTLIB_DATA") and "make data" in lines[0]
+    assert "python -m mnistlib fetch mnist qmnist" in lines[0]
+    for name in list(MNIST) + list(datasets.DEFAULT_FILES["qmnist"]):
+        assert name in msg
+    assert len(lines) <= 5 and len(msg) < 1200, msg
+    why = [line for line in lines if "Not downloaded" in line]
+    assert len(why) == 1 and len(why[0]) < 300 and "Connection" in why[0] and "4 tries on 2 mirrors" in why[0]
+    assert "Traceback" not in msg and msg.count("Connection refused") == 1
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("labels,why", [
+    (np.zeros((2, 8), np.uint8), "uint8 (2, 8)"),
+    (np.zeros((2, 1), np.uint8), "uint8 (2, 1)"),
+    (np.array([1.7, 2.2], np.float32), "float32 (2,)"),
+])
+def test_labels_must_be_one_dimensional_integers(tmp_path, labels, why):
+    """DigitSet.labels is int64 (N,): a labels file of another shape or a float type is refused, naming the file."""
+    write_idx(tmp_path / "MNIST" / "t10k-images-idx3-ubyte.gz", np.zeros((2, 28, 28), np.uint8))
+    path = write_idx(tmp_path / "MNIST" / "t10k-labels-idx1-ubyte.gz", labels)
+    with pytest.warns(UnverifiedDataWarning):
+        with pytest.raises(IdxFormatError, match="expected integer labels of shape") as info:
+            load_mnist("test", tmp_path)
+    assert str(path) in str(info.value) and why in str(info.value)
+
+
+@pytest.mark.parametrize("table", [np.zeros(2, np.int32), np.zeros((2, 8), np.float32), np.zeros((2, 7), np.int32)])
+def test_qmnist_extended_labels_must_be_an_integer_table(tmp_path, table):
+    write_idx(tmp_path / "QMNIST" / "qmnist-train-images-idx3-ubyte.gz", np.zeros((2, 28, 28), np.uint8))
+    path = write_idx(tmp_path / "QMNIST" / "qmnist-train-labels-idx2-int.gz", table)
+    with pytest.warns(UnverifiedDataWarning):
+        with pytest.raises(IdxFormatError, match=r"expected integer labels of shape \(N, 8\)") as info:
+            load_qmnist("train", tmp_path)
+    assert str(path) in str(info.value)
 
 
 def test_data_dir_resolution(monkeypatch, tmp_path):
@@ -167,11 +224,28 @@ def test_command_line_status(folder, capsys):
     assert "t10k-images-idx3-ubyte.gz: verified" in capsys.readouterr().out
 
 
+def test_command_line_status_without_datasets_reports_every_registered_one(data_root, capsys):
+    assert datasets.main(["status"]) == 0
+    out = capsys.readouterr().out
+    for names in datasets.DEFAULT_FILES.values():
+        assert all(f"{name}: " in out and f"{name}: not downloaded" not in out for name in names)
+    with pytest.raises(SystemExit) as info:
+        datasets.main(["status", "emnist"])
+    assert info.value.code == 2 and "unknown dataset 'emnist' (registered: mnist, qmnist)" in capsys.readouterr().err
+
+
 def test_python_dash_m_mnistlib_runs_the_data_command_without_warnings(folder):
     done = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "mnistlib", "status", "mnist",
                            "--data-dir", str(folder)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "t10k-images-idx3-ubyte.gz: verified" in done.stdout and "RuntimeWarning" not in done.stderr
+
+
+def test_python_dash_m_mnistlib_status_with_no_arguments(data_root):
+    done = subprocess.run([sys.executable, "-m", "mnistlib", "status"], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, MNISTLIB_DATA=str(data_root)))
+    assert done.returncode == 0, done.stderr
+    assert "train-images-idx3-ubyte.gz: verified" in done.stdout and "qmnist-train-labels-idx2-int.gz" in done.stdout
 
 
 # ---- downloads from a real HTTP server on 127.0.0.1 ------------------------------------------

@@ -179,6 +179,35 @@ def test_huge_header_claim_fails_before_allocating(tmp_path, compress):
     assert peak < 1_000_000, f"peak allocation {peak} bytes for a {len(claim)}-byte input"
 
 
+@pytest.mark.parametrize("compress", [lambda b: b, gzip.compress], ids=["raw", "gzip"])
+@pytest.mark.parametrize("ndim", [65, 255])
+def test_more_dimensions_than_numpy_holds(tmp_path, compress, ndim):
+    """IDX allows 255 dimensions, numpy 64: a well-formed file beyond that is refused, naming it."""
+    data = compress(header(0x08, *[1] * ndim) + b"\x07")
+    _raises(data, "numpy cannot hold", f"{ndim} dimensions", source_name="deep.idx", tmp_path=tmp_path)
+    _raises(data, "numpy cannot hold")  # bytes
+
+
+@pytest.mark.parametrize("compress", [lambda b: b, gzip.compress], ids=["raw", "gzip"])
+@pytest.mark.parametrize("dims", [(0, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)])
+def test_element_count_numpy_cannot_allocate(tmp_path, compress, dims):
+    """An empty payload matches a zero-size claim, but numpy still refuses such a shape ("array is too big")."""
+    data = compress(header(0x0E, *dims))
+    _raises(data, "numpy cannot hold", str(dims), source_name="vast.idx", tmp_path=tmp_path)
+    _raises(data, "numpy cannot hold")  # bytes
+
+
+def test_memory_error_becomes_idx_format_error(tmp_path, monkeypatch):
+    path = write_idx(tmp_path / "big.idx", np.zeros((4, 4), np.uint8))
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 16 bytes")
+
+    monkeypatch.setattr(idx.np, "empty", no_memory)
+    with pytest.raises(IdxFormatError, match="big.idx.*MemoryError: Unable to allocate"):
+        read_idx(path)
+
+
 def test_directory_is_a_clear_error(tmp_path):
     with pytest.raises(IdxFormatError, match="is a directory"):
         read_idx(tmp_path)

@@ -96,3 +96,15 @@ def test_allocation_stays_proportional_to_the_input(dims, code, n_payload, compr
     finally:
         tracemalloc.stop()
     assert peak < 64 * len(data) + 256 * 1024, f"peak {peak} bytes for a {len(data)}-byte input claiming {dims}"
+
+
+@FAST
+@given(st.lists(st.sampled_from([0, 1, 2, 2**32 - 1]), min_size=1, max_size=255), st.sampled_from(sorted(IDX_TYPES)),
+       st.integers(0, 16), st.sampled_from(["raw", "gzip"]))
+def test_any_rank_and_extreme_sizes_parse_or_raise_idx_format_error(dims, code, n_payload, compression):
+    """IDX allows 255 dimensions of up to 2**32-1; numpy holds 64 and less than 2**63 bytes: beyond is refused."""
+    data = COMPRESS[compression](struct.pack(">HBB", 0, code, len(dims)) + struct.pack(f">{len(dims)}I", *dims)
+                                 + bytes(n_payload))
+    result = parse(data)
+    if isinstance(result, np.ndarray):
+        assert result.shape == tuple(dims)

@@ -1,8 +1,6 @@
 """House rules of the book, checked on every run."""
 
 import ast
-import importlib
-import inspect
 import json
 import re
 import subprocess
@@ -96,20 +94,44 @@ def test_no_data_or_model_files_are_tracked():
     assert not bad
 
 
-MODULES = ["mnistlib.idx", "mnistlib.datasets", "mnistlib.profiles", "mnistlib.notebook", "mnistlib.plots",
-           "mnistlib.models", "mnistlib.training", "mnistlib.results", "mnistlib.bench", "mnistlib.checkpoints",
-           "mnistlib.analysis"]
+def _mnistlib_imports():
+    """(importer, imported module, names, at module level) for every import of mnistlib inside mnistlib."""
+    found = []
+    for path in sorted((ROOT / "mnistlib").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        nested = {id(n) for f in functions for n in ast.walk(f)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("mnistlib")):
+                module = (node.module or "").removeprefix("mnistlib.").removeprefix("mnistlib")
+                if module:
+                    found.append((path.stem, module, [a.name for a in node.names], id(node) not in nested))
+                else:  # from . import a, b
+                    found.extend((path.stem, a.name, [], id(node) not in nested) for a in node.names)
+    return found
 
 
-@pytest.mark.parametrize("modname", MODULES)
-def test_public_functions_name_the_chapter_that_introduces_them(modname):
-    mod = importlib.import_module(modname)
-    chapters = {p.stem for p in CHAPTERS}
-    for name in getattr(mod, "__all__", []):
-        obj = getattr(mod, name)
-        if not (inspect.isfunction(obj) or inspect.isclass(obj)):
-            continue
-        doc = inspect.getdoc(obj) or ""
-        m = re.search(r"chapter (\d\d)", doc)
-        assert m, f"{modname}.{name}: its docstring must name the chapter that introduces it"
-        assert any(c.startswith(m.group(1)) for c in chapters), f"{modname}.{name} names a chapter that does not exist"
+def test_mnistlib_imports_are_layered_public_and_at_module_level():
+    imports = _mnistlib_imports()
+    private = [(a, b, n) for a, b, names, _ in imports for n in names if n.startswith("_") and n != "__version__"]
+    assert not private, f"private names imported across modules: {private}"
+    local = [(a, b) for a, b, _, at_top in imports if not at_top]
+    assert not local, f"imports inside functions (to dodge a cycle?): {local}"
+    graph = {}
+    for a, b, _, _ in imports:
+        if a not in ("__init__", "__main__"):
+            graph.setdefault(a, set()).add(b)
+    done, visiting = set(), []
+
+    def visit(module):
+        assert module not in visiting, f"import cycle: {' -> '.join(visiting + [module])}"
+        if module in done:
+            return
+        visiting.append(module)
+        for dependency in graph.get(module, ()):
+            visit(dependency)
+        visiting.pop()
+        done.add(module)
+
+    for module in graph:
+        visit(module)

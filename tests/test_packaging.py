@@ -53,3 +53,9 @@ def test_the_makefile_silences_tensorflow_for_every_process_it_starts():
 
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^export TF_CPP_MIN_LOG_LEVEL \?= 3$", makefile, re.M), "make must export the log level"
+
+
+def test_the_library_version_is_the_packages():
+    from mnistlib import version
+
+    assert version.__version__ == _pyproject()["project"]["version"]

@@ -3,7 +3,7 @@ import types
 
 import pytest
 
-from mnistlib import profiles
+from mnistlib import chapters, profiles
 from mnistlib.profiles import Profile, ProfileError, get_profile
 
 
@@ -39,8 +39,8 @@ def test_reductions():
     assert smoke.heavy_samples(60_000) < quick.heavy_samples(60_000) < quick.samples(60_000)
     assert quick.heavy_samples(100) == 100 and smoke.heavy_samples(60_000) <= smoke.samples(60_000)
     assert full.blocks((3, 4, 6)) == quick.blocks((3, 4, 6)) == (3, 4, 6)
-    assert get_profile("08_resnet_qmnist", "smoke").blocks((3, 4, 6)) == (1, 1, 1)
-    assert "1 block(s) per stage" in get_profile("08_resnet_qmnist", "smoke").describe()
+    assert get_profile(chapters.RESNET_QMNIST, "smoke").blocks((3, 4, 6)) == (1, 1, 1)
+    assert "1 block(s) per stage" in get_profile(chapters.RESNET_QMNIST, "smoke").describe()
 
 
 def test_profiles_are_frozen():
@@ -52,23 +52,23 @@ def test_profiles_are_frozen():
 
 def test_chapter_overrides_come_from_one_table():
     base = Profile("t", "test", max_samples=100, max_epochs=2, max_eval=None,
-                   overrides=types.MappingProxyType({"05_cnn": {"max_epochs": 5}}))
-    tuned = base.for_chapter("05_cnn")
-    assert tuned.epochs(30) == 5 and tuned.samples(1000) == 100 and tuned.chapter == "05_cnn"
-    assert base.for_chapter("03_linear_models").epochs(30) == 2
+                   overrides=types.MappingProxyType({chapters.CNN: {"max_epochs": 5}}))
+    tuned = base.for_chapter(chapters.CNN)
+    assert tuned.epochs(30) == 5 and tuned.samples(1000) == 100 and tuned.chapter == chapters.CNN
+    assert base.for_chapter(chapters.LINEAR_MODELS).epochs(30) == 2
     assert "[05_cnn]" in tuned.describe()
-    assert get_profile("01_idx_format", name="smoke").chapter == "01_idx_format"
+    assert get_profile(chapters.IDX_FORMAT, name="smoke").chapter == chapters.IDX_FORMAT
 
 
 def test_describe_names_the_scale():
     assert "at most 2 epochs" in get_profile(name="smoke").describe()
-    assert "the seeds' full settings" in get_profile(name="full").describe()
+    assert "the original experiments' full settings" in get_profile(name="full").describe()
 
 
 def test_refits_come_from_the_profile():
-    assert get_profile("10_results_and_ensembles", "full").refits(3) == 3
-    assert get_profile("10_results_and_ensembles", "quick").refits(3) == 0
-    assert get_profile("10_results_and_ensembles", "smoke").refits(3) == 1
-    assert get_profile("06_augmentation", "smoke").refits(3) == 3  # only chapter 10 refits
-    assert "no refitted models" in get_profile("10_results_and_ensembles", "quick").describe()
-    assert "at most 1 refitted model(s)" in get_profile("10_results_and_ensembles", "smoke").describe()
+    assert get_profile(chapters.RESULTS_AND_ENSEMBLES, "full").refits(3) == 3
+    assert get_profile(chapters.RESULTS_AND_ENSEMBLES, "quick").refits(3) == 0
+    assert get_profile(chapters.RESULTS_AND_ENSEMBLES, "smoke").refits(3) == 1
+    assert get_profile(chapters.AUGMENTATION, "smoke").refits(3) == 3  # only chapter 10 refits
+    assert "no refitted models" in get_profile(chapters.RESULTS_AND_ENSEMBLES, "quick").describe()
+    assert "at most 1 refitted model(s)" in get_profile(chapters.RESULTS_AND_ENSEMBLES, "smoke").describe()

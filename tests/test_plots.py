@@ -1,3 +1,5 @@
+"""mnistlib.plots: figures in the book's style."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -6,22 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-import mnistlib
 from mnistlib import plots
-
-
-def test_setup_prints_profile_versions_and_provenance(capsys, monkeypatch, data_root):
-    monkeypatch.setenv("MNISTBOOK_PROFILE", "smoke")
-    profile = mnistlib.setup("02_exploring_the_data", seed=7)
-    out = capsys.readouterr().out
-    assert profile.name == "smoke" and profile.chapter == "02_exploring_the_data"
-    assert "profile smoke [02_exploring_the_data]" in out
-    assert "Python 3." in out and "numpy" in out and f"mnistlib {mnistlib.__version__}" in out
-    assert "train-images-idx3-ubyte.gz: verified" in out
-    a = np.random.rand(3)
-    mnistlib.setup("02_exploring_the_data", seed=7, verbose=False)
-    np.testing.assert_array_equal(a, np.random.rand(3))
-    assert capsys.readouterr().out == ""
 
 
 def test_digit_grid_is_titled_and_labelled():
@@ -65,3 +52,16 @@ def test_mistake_label_and_confusion_heatmap():
     with pytest.raises(ValueError, match="10x10"):
         plots.confusion_heatmap(counts[:5], ax=axes[0], title="x")
     plt.close(fig)
+
+
+def test_training_curves():
+    import matplotlib
+    matplotlib.use("Agg")
+    h = {"accuracy": [0.5, 0.7], "val_accuracy": [0.4, 0.6], "loss": [1.0, 0.5], "val_loss": [1.2, 0.8]}
+    fig = plots.training_curves({"a": h, "b": h}, title="Curves")
+    assert fig._suptitle.get_text() == "Curves" and len(fig.axes) == 2
+    assert fig.axes[0].get_xlabel() == "epoch" and len(fig.axes[0].lines) == 4
+    with pytest.raises(KeyError, match="has no 'accuracy'"):
+        plots.training_curves({"a": {"loss": [1]}}, title="x")
+    with pytest.raises(ValueError, match="no histories"):
+        plots.training_curves({}, title="x")

@@ -1,0 +1,114 @@
+"""The models later chapters reuse, trained exactly as the chapter that introduces them trains them.
+
+:data:`BOOK_MODELS` names each such model's chapter, builder, settings, epochs
+and fit options; :func:`book_model` loads it from the load-or-train cache, or
+trains it the same way when its chapter has not run in this profile, so any
+chapter can run on its own. :func:`refit_book_model` retrains a validated
+model on its training and validation digits together.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import chapters, datasets, models, profiles
+from .training import TrainResult, train_or_load
+
+__all__ = ["BookModel", "BOOK_MODELS", "book_model", "refit_book_model"]
+
+
+@dataclass(frozen=True)
+class BookModel:
+    """How a chapter trains one model: its chapter, builder (a key of :data:`mnistlib.models.BUILDERS`),
+    the builder's settings, the epochs at full scale and the options of :func:`mnistlib.training.fit`."""
+
+    chapter: str
+    builder: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    epochs: int = 10
+    fit: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.chapter not in chapters.CHAPTERS:
+            raise ValueError(f"BookModel: unknown chapter {self.chapter!r}")
+        if self.builder not in models.BUILDERS:
+            raise ValueError(f"BookModel: no builder named {self.builder!r}; known: {', '.join(models.BUILDERS)}")
+
+
+BOOK_MODELS: dict[str, BookModel] = {
+    "simple_cnn": BookModel(chapters.CNN, "simple_cnn", epochs=10, fit={"reduce_lr": True}),
+    "vgg_like": BookModel(chapters.CNN, "vgg_like", epochs=10, fit={"reduce_lr": True}),
+    "bn_cnn": BookModel(chapters.AUGMENTATION, "bn_cnn", epochs=30, fit={"reduce_lr": True}),
+    "bn_cnn_augmented": BookModel(chapters.AUGMENTATION, "bn_cnn", config={"augment": models.AUGMENTATION},
+                                  epochs=30, fit={"reduce_lr": True}),
+}
+
+
+def _spec(name: str) -> BookModel:
+    if name not in BOOK_MODELS:
+        raise KeyError(f"no book model named {name!r}; known: {', '.join(BOOK_MODELS)}")
+    return BOOK_MODELS[name]
+
+
+def _train(run_name: str, spec: BookModel, profile: profiles.Profile, *, chapter: str, **train) -> TrainResult:
+    """:func:`mnistlib.training.train_or_load` of a book model with its profile's batch size."""
+    config = dict(spec.config)
+    return train_or_load(run_name, functools.partial(models.BUILDERS[spec.builder], **config), config=config,
+                         profile=profile.name, chapter=chapter, batch_size=profile.batch_size, **train)
+
+
+def book_model(name: str, profile_name: str | None = None, seed: int = 42):
+    """Load (or, if its chapter has not run in this profile, train) a model another chapter introduced.
+
+    ``name`` is a key of :data:`BOOK_MODELS`. The model is trained exactly as
+    its chapter trains it (same profile settings, data, epochs and options), so
+    the load-or-train cache finds the chapter's model. Returns
+    ``(TrainResult, ExperimentData)``: the data is that chapter's split.
+    ``seed`` (the book's is 42) trains the same model from another seed: other
+    initial weights, batch order and augmentation draws.
+    Introduced in chapter 09 (``09_error_analysis``).
+    """
+    spec = _spec(name)
+    profile = profiles.get_profile(spec.chapter, profile_name)
+    data = datasets.experiment_data(profile)
+    result = _train(name, spec, profile, chapter=spec.chapter, x=datasets.as_float(data.x_train), y=data.y_train,
+                    validation_data=(datasets.as_float(data.x_val), data.y_val),
+                    epochs=profile.epochs(spec.epochs), seed=seed, **spec.fit)
+    return result, data
+
+
+def refit_book_model(name: str, *, chapter: str, profile_name: str | None = None, seed: int = 42):
+    """Retrain a validated book model on its training and validation digits together; load it if cached.
+
+    The validated run (:func:`book_model`) chose everything on the validation
+    split: architecture, epochs, batch size, and, where its chapter halves the
+    learning rate on a validation plateau, the rate of each epoch. The refit
+    keeps all of it, seed included, and replays those rates, since with the
+    validation digits in the training set nothing is left to watch; it has no
+    validation score of its own. It is stored with ``chapter``'s models.
+    Returns ``(refit, validated, data)``. Introduced in chapter 10 (``10_results_and_ensembles``).
+    """
+    if chapter not in chapters.CHAPTERS:
+        raise ValueError(f"refit_book_model: unknown chapter {chapter!r}")
+    spec = _spec(name)
+    watching = sorted(k for k in ("early_stopping", "target_accuracy") if spec.fit.get(k))
+    if watching:
+        raise ValueError(f"refit_book_model: {name!r} stops on the validation split ({', '.join(watching)}); "
+                         "a refit can replay only a fixed number of epochs")
+    validated, data = book_model(name, profile_name, seed=seed)
+    fit_options = dict(spec.fit)
+    rates = None
+    if fit_options.pop("reduce_lr", False):
+        rates = validated.history.get("learning_rate")
+        if not rates or len(rates) != validated.epochs:
+            raise ValueError(f"refit_book_model: the validated run of {name!r} ({validated.path}) did not record "
+                             "a learning rate per epoch; retrain it to refit it")
+    refit = _train(f"{name}_refit", spec, profiles.get_profile(spec.chapter, profile_name), chapter=chapter,
+                   x=np.concatenate([datasets.as_float(data.x_train), datasets.as_float(data.x_val)]),
+                   y=np.concatenate([data.y_train, data.y_val]), validation_data=None,
+                   epochs=validated.epochs, seed=seed, learning_rates=rates, **fit_options)
+    return refit, validated, data
