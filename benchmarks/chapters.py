@@ -31,8 +31,9 @@ def run_one(path: str) -> None:
 
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=3600, kernel_name="python3",
-                   resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    NotebookClient(
+        nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}
+    ).execute()
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the kernel, after it exited (KiB on Linux)
     print(json.dumps({"seconds": round(seconds, 1), "peak_memory_mib": round(peak)}))
@@ -43,8 +44,11 @@ def best_models(ledger, rows: dict) -> None:
     for chapter, group in ledger.dropna(subset=["test_accuracy"]).groupby("chapter"):
         if chapter in rows:
             best = group.loc[group["test_accuracy"].idxmax()]
-            rows[chapter].update(best_model=best["model"], best_test_accuracy=round(float(best["test_accuracy"]), 4),
-                                 best_data=best["data"])
+            rows[chapter].update(
+                best_model=best["model"],
+                best_test_accuracy=round(float(best["test_accuracy"]), 4),
+                best_data=best["data"],
+            )
             print(f"        {chapter:28s} best {best['model']} {best['test_accuracy']:.4f}", flush=True)
 
 
@@ -55,23 +59,32 @@ def main(profiles: list[str]) -> None:
 
     notebooks = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
     out = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    out.update({"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"})
+    out.update(
+        {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"}
+    )
     for profile in profiles:
         rows = {}
         with tempfile.TemporaryDirectory(prefix=f"bench-{profile}-") as artifacts:
             env = {**os.environ, "MNISTBOOK_PROFILE": profile, "MNISTBOOK_ARTIFACTS": artifacts}
             for nb in notebooks:
-                done = subprocess.run([sys.executable, __file__, "--one", str(nb)], env=env, capture_output=True,
-                                      text=True)
+                done = subprocess.run(
+                    [sys.executable, __file__, "--one", str(nb)], env=env, capture_output=True, text=True
+                )
                 if done.returncode != 0:
                     sys.exit(f"{nb.name} failed in the {profile} profile:\n{done.stderr[-3000:]}")
                 rows[nb.stem] = json.loads(done.stdout.strip().splitlines()[-1])
-                print(f"{profile:6s} {nb.stem:28s} {rows[nb.stem]['seconds']:7.1f} s "
-                      f"{rows[nb.stem]['peak_memory_mib']:6,} MiB", flush=True)
+                print(
+                    f"{profile:6s} {nb.stem:28s} {rows[nb.stem]['seconds']:7.1f} s "
+                    f"{rows[nb.stem]['peak_memory_mib']:6,} MiB",
+                    flush=True,
+                )
             os.environ[training.ARTIFACTS_ENV] = artifacts  # the ledger of this run, read as the book reads it
             best_models(results.load_ledger(profile), rows)
-        out[profile] = {"chapters": rows, "total_seconds": round(sum(r["seconds"] for r in rows.values()), 1),
-                        "peak_memory_mib": max(r["peak_memory_mib"] for r in rows.values())}
+        out[profile] = {
+            "chapters": rows,
+            "total_seconds": round(sum(r["seconds"] for r in rows.values()), 1),
+            "peak_memory_mib": max(r["peak_memory_mib"] for r in rows.values()),
+        }
         print(f"{profile}: {out[profile]['total_seconds'] / 60:.1f} min in all", flush=True)
         OUT.write_text(json.dumps(out, indent=1) + "\n")
 

@@ -26,8 +26,12 @@ SLICE = {"resnet": 512, "standard_cnn": 128}
 
 def main() -> None:
     started = time.time()
-    out = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-           "versions": notebook.versions(), "backend": keras.backend.backend()}
+    out = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "versions": notebook.versions(),
+        "backend": keras.backend.backend(),
+    }
     out["idx_read_mb_per_s"] = bench.idx_read_speeds(repeat=3)
     cases = {name: functools.partial(builder) for name, builder in models.BUILDERS.items()}
     cases["bn_cnn + augmentation"] = functools.partial(models.bn_cnn, augment=models.AUGMENTATION)
@@ -40,25 +44,44 @@ def main() -> None:
     # This machine is a shared virtual machine whose host at times grants about one of its two cores: an
     # epoch then takes up to twice as long. The models above were timed one after the other, so their ratio
     # would compare whichever phase each fell in; the overhead is measured with alternating epochs instead.
-    overhead = {b: bench.augmentation_overhead(models.BUILDERS[b], models.AUGMENTATION) for b in ("bn_cnn", "simple_cnn")}
+    overhead = {
+        b: bench.augmentation_overhead(models.BUILDERS[b], models.AUGMENTATION) for b in ("bn_cnn", "simple_cnn")
+    }
     out["augmentation_overhead"] = {b: o["wall"] for b, o in overhead.items()}
     out["augmentation_overhead_cpu"] = {b: o["cpu"] for b, o in overhead.items()}
     out["scaling_simple_cnn"] = bench.scaling(models.simple_cnn)
     out["peak_memory_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["seconds"] = time.time() - started
     (ROOT / "book" / "benchmark_results.json").write_text(json.dumps(out, indent=1))
-    lines = [f"Measured {out['date']} on {out['machine']} ({out['backend']} backend).", "",
-             "| model | parameters | train img/s | inference img/s | s/epoch (48k) | train CPU s per 1000 img |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"Measured {out['date']} on {out['machine']} ({out['backend']} backend).",
+        "",
+        "| model | parameters | train img/s | inference img/s | s/epoch (48k) | train CPU s per 1000 img |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, r in m.items():
-        lines.append(f"| {name} | {r['params']:,} | {r['train_images_per_second']:,.0f} | "
-                     f"{r['inference_images_per_second']:,.0f} | {r['seconds_per_epoch_48k']:,.1f} | "
-                     f"{r['train_cpu_seconds_per_1000']:,.2f} |")
+        lines.append(
+            f"| {name} | {r['params']:,} | {r['train_images_per_second']:,.0f} | "
+            f"{r['inference_images_per_second']:,.0f} | {r['seconds_per_epoch_48k']:,.1f} | "
+            f"{r['train_cpu_seconds_per_1000']:,.2f} |"
+        )
     (ROOT / "book" / "benchmark_results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    print(json.dumps({k: out[k] for k in ("augmentation_overhead", "augmentation_overhead_cpu", "scaling_simple_cnn",
-                                          "peak_memory_mib", "seconds")},
-                     indent=1))
+    print(
+        json.dumps(
+            {
+                k: out[k]
+                for k in (
+                    "augmentation_overhead",
+                    "augmentation_overhead_cpu",
+                    "scaling_simple_cnn",
+                    "peak_memory_mib",
+                    "seconds",
+                )
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

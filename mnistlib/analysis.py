@@ -157,8 +157,15 @@ def _gradients(model: keras.Model, inputs: np.ndarray, target: np.ndarray, outpu
     raise NotImplementedError(f"integrated_gradients: no gradient for the {backend!r} backend")
 
 
-def integrated_gradients(model: keras.Model, images: np.ndarray, target: Sequence[int] | int, *,
-                         baseline: np.ndarray | float = 0.0, steps: int = 32, batch_size: int = 256) -> np.ndarray:
+def integrated_gradients(
+    model: keras.Model,
+    images: np.ndarray,
+    target: Sequence[int] | int,
+    *,
+    baseline: np.ndarray | float = 0.0,
+    steps: int = 32,
+    batch_size: int = 256,
+) -> np.ndarray:
     """Integrated gradients of the model's ``target`` class output for each image (Sundararajan et al., 2017).
 
     ``attribution = (x - baseline) * mean over a in (0, 1] of d f_target(baseline + a (x - baseline)) / dx``,
@@ -187,8 +194,9 @@ def integrated_gradients(model: keras.Model, images: np.ndarray, target: Sequenc
     return (images - base) * total / steps
 
 
-def completeness_gap(model: keras.Model, images, target, baseline=0.0, attributions: np.ndarray | None = None,
-                     **kw) -> np.ndarray:
+def completeness_gap(
+    model: keras.Model, images, target, baseline=0.0, attributions: np.ndarray | None = None, **kw
+) -> np.ndarray:
     """Per image, |sum of the integrated gradients - (f_target(x) - f_target(baseline))|.
 
     Near zero when the attributions are trustworthy; grows when ``steps`` is
@@ -208,7 +216,6 @@ def completeness_gap(model: keras.Model, images, target, baseline=0.0, attributi
     return np.abs(attributions.reshape(len(images), -1).sum(axis=1) - (f_x - f_b))
 
 
-
 def ensemble_predictions(probabilities) -> np.ndarray:
     """The class each digit gets from the mean of several models' predicted probabilities.
 
@@ -218,6 +225,8 @@ def ensemble_predictions(probabilities) -> np.ndarray:
     """
     arrays = [np.asarray(p, dtype=float) for p in probabilities]
     if not arrays or any(a.ndim != 2 or a.shape != arrays[0].shape for a in arrays):
-        raise ValueError("ensemble_predictions: needs one or more probability arrays of one shape (digits, classes); "
-                         f"got shapes {[a.shape for a in arrays]}")
+        raise ValueError(
+            "ensemble_predictions: needs one or more probability arrays of one shape (digits, classes); "
+            f"got shapes {[a.shape for a in arrays]}"
+        )
     return np.mean(arrays, axis=0).argmax(axis=1)

@@ -18,8 +18,16 @@ import numpy as np
 
 from . import datasets, idx
 
-__all__ = ["duration_text", "best_time", "python_loop_reader", "idx_read_speeds", "paired_overhead",
-           "augmentation_overhead", "training_throughput", "scaling"]
+__all__ = [
+    "duration_text",
+    "best_time",
+    "python_loop_reader",
+    "idx_read_speeds",
+    "paired_overhead",
+    "augmentation_overhead",
+    "training_throughput",
+    "scaling",
+]
 
 
 def duration_text(seconds: float) -> str:
@@ -150,15 +158,21 @@ def augmentation_overhead(build_fn, augment: dict, n: int = 4_096, batch_size: i
     (``cpu``). Introduced in chapter 06 (``06_augmentation``).
     """
     x, y = _slice(n)
-    pair = {"plain": _warm_model(build_fn, x, y, batch_size),
-            "augmented": _warm_model(functools.partial(build_fn, augment=augment), x, y, batch_size)}
+    pair = {
+        "plain": _warm_model(build_fn, x, y, batch_size),
+        "augmented": _warm_model(functools.partial(build_fn, augment=augment), x, y, batch_size),
+    }
     times = {name: [] for name in pair}
     for _ in range(repeat):
         for name, model in pair.items():
             times[name].append(_timed_epoch(model, x, y, batch_size))
     wall, cpu = ({name: [t[i] for t in times[name]] for name in pair} for i in (0, 1))
-    return {"wall": paired_overhead(wall["plain"], wall["augmented"]),
-            "cpu": paired_overhead(cpu["plain"], cpu["augmented"]), "n": n, "repeat": repeat}
+    return {
+        "wall": paired_overhead(wall["plain"], wall["augmented"]),
+        "cpu": paired_overhead(cpu["plain"], cpu["augmented"]),
+        "n": n,
+        "repeat": repeat,
+    }
 
 
 def training_throughput(build_fn, n: int, batch_size: int = 128, repeat: int = 2) -> dict:
@@ -178,9 +192,14 @@ def training_throughput(build_fn, n: int, batch_size: int = 128, repeat: int = 2
     wall, cpu = zip(*(_timed_epoch(model, x, y, batch_size) for _ in range(repeat)))
     train = min(wall)
     infer, _ = best_time(lambda: model.predict(x, batch_size=512, verbose=0), repeat)
-    return {"params": int(model.count_params()), "n": n, "train_images_per_second": n / train,
-            "inference_images_per_second": n / infer, "seconds_per_epoch_48k": 48_000 * train / n,
-            "train_cpu_seconds_per_1000": 1_000 * min(cpu) / n}
+    return {
+        "params": int(model.count_params()),
+        "n": n,
+        "train_images_per_second": n / train,
+        "inference_images_per_second": n / infer,
+        "seconds_per_epoch_48k": 48_000 * train / n,
+        "train_cpu_seconds_per_1000": 1_000 * min(cpu) / n,
+    }
 
 
 def scaling(build_fn, sizes=(1_000, 4_000, 16_000, 60_000), batch_size: int = 128) -> dict:
@@ -191,5 +210,10 @@ def scaling(build_fn, sizes=(1_000, 4_000, 16_000, 60_000), batch_size: int = 12
     slope, intercept = np.polyfit(sizes, seconds, 1)
     fitted = slope * np.asarray(sizes) + intercept
     r2 = 1 - np.sum((np.asarray(seconds) - fitted) ** 2) / np.sum((np.asarray(seconds) - np.mean(seconds)) ** 2)
-    return {"sizes": list(sizes), "seconds": seconds, "seconds_per_1000": slope * 1000, "intercept": intercept,
-            "r2": float(r2)}
+    return {
+        "sizes": list(sizes),
+        "seconds": seconds,
+        "seconds_per_1000": slope * 1000,
+        "intercept": intercept,
+        "r2": float(r2),
+    }

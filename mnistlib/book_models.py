@@ -43,8 +43,9 @@ BOOK_MODELS: dict[str, BookModel] = {
     "simple_cnn": BookModel(chapters.CNN, "simple_cnn", epochs=10, fit={"reduce_lr": True}),
     "vgg_like": BookModel(chapters.CNN, "vgg_like", epochs=10, fit={"reduce_lr": True}),
     "bn_cnn": BookModel(chapters.AUGMENTATION, "bn_cnn", epochs=30, fit={"reduce_lr": True}),
-    "bn_cnn_augmented": BookModel(chapters.AUGMENTATION, "bn_cnn", config={"augment": models.AUGMENTATION},
-                                  epochs=30, fit={"reduce_lr": True}),
+    "bn_cnn_augmented": BookModel(
+        chapters.AUGMENTATION, "bn_cnn", config={"augment": models.AUGMENTATION}, epochs=30, fit={"reduce_lr": True}
+    ),
 }
 
 
@@ -57,8 +58,15 @@ def _spec(name: str) -> BookModel:
 def _train(run_name: str, spec: BookModel, profile: profiles.Profile, *, chapter: str, **train) -> TrainResult:
     """:func:`mnistlib.training.train_or_load` of a book model with its profile's batch size."""
     config = dict(spec.config)
-    return train_or_load(run_name, functools.partial(models.BUILDERS[spec.builder], **config), config=config,
-                         profile=profile.name, chapter=chapter, batch_size=profile.batch_size, **train)
+    return train_or_load(
+        run_name,
+        functools.partial(models.BUILDERS[spec.builder], **config),
+        config=config,
+        profile=profile.name,
+        chapter=chapter,
+        batch_size=profile.batch_size,
+        **train,
+    )
 
 
 def book_model(name: str, profile_name: str | None = None, seed: int = 42):
@@ -75,9 +83,18 @@ def book_model(name: str, profile_name: str | None = None, seed: int = 42):
     spec = _spec(name)
     profile = profiles.get_profile(spec.chapter, profile_name)
     data = datasets.experiment_data(profile)
-    result = _train(name, spec, profile, chapter=spec.chapter, x=datasets.as_float(data.x_train), y=data.y_train,
-                    validation_data=(datasets.as_float(data.x_val), data.y_val),
-                    epochs=profile.epochs(spec.epochs), seed=seed, **spec.fit)
+    result = _train(
+        name,
+        spec,
+        profile,
+        chapter=spec.chapter,
+        x=datasets.as_float(data.x_train),
+        y=data.y_train,
+        validation_data=(datasets.as_float(data.x_val), data.y_val),
+        epochs=profile.epochs(spec.epochs),
+        seed=seed,
+        **spec.fit,
+    )
     return result, data
 
 
@@ -97,18 +114,31 @@ def refit_book_model(name: str, *, chapter: str, profile_name: str | None = None
     spec = _spec(name)
     watching = sorted(k for k in ("early_stopping", "target_accuracy") if spec.fit.get(k))
     if watching:
-        raise ValueError(f"refit_book_model: {name!r} stops on the validation split ({', '.join(watching)}); "
-                         "a refit can replay only a fixed number of epochs")
+        raise ValueError(
+            f"refit_book_model: {name!r} stops on the validation split ({', '.join(watching)}); "
+            "a refit can replay only a fixed number of epochs"
+        )
     validated, data = book_model(name, profile_name, seed=seed)
     fit_options = dict(spec.fit)
     rates = None
     if fit_options.pop("reduce_lr", False):
         rates = validated.history.get("learning_rate")
         if not rates or len(rates) != validated.epochs:
-            raise ValueError(f"refit_book_model: the validated run of {name!r} ({validated.path}) did not record "
-                             "a learning rate per epoch; retrain it to refit it")
-    refit = _train(f"{name}_refit", spec, profiles.get_profile(spec.chapter, profile_name), chapter=chapter,
-                   x=np.concatenate([datasets.as_float(data.x_train), datasets.as_float(data.x_val)]),
-                   y=np.concatenate([data.y_train, data.y_val]), validation_data=None,
-                   epochs=validated.epochs, seed=seed, learning_rates=rates, **fit_options)
+            raise ValueError(
+                f"refit_book_model: the validated run of {name!r} ({validated.path}) did not record "
+                "a learning rate per epoch; retrain it to refit it"
+            )
+    refit = _train(
+        f"{name}_refit",
+        spec,
+        profiles.get_profile(spec.chapter, profile_name),
+        chapter=chapter,
+        x=np.concatenate([datasets.as_float(data.x_train), datasets.as_float(data.x_val)]),
+        y=np.concatenate([data.y_train, data.y_val]),
+        validation_data=None,
+        epochs=validated.epochs,
+        seed=seed,
+        learning_rates=rates,
+        **fit_options,
+    )
     return refit, validated, data

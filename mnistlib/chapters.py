@@ -38,8 +38,18 @@ ERROR_ANALYSIS = "09_error_analysis"
 RESULTS_AND_ENSEMBLES = "10_results_and_ensembles"
 
 #: The chapters (``chapters/*.ipynb``) in reading order.
-CHAPTERS: tuple[str, ...] = (IDX_FORMAT, EXPLORING_THE_DATA, LINEAR_MODELS, MLP, CNN, AUGMENTATION,
-                             BATCH_NORMALIZATION, RESNET_QMNIST, ERROR_ANALYSIS, RESULTS_AND_ENSEMBLES)
+CHAPTERS: tuple[str, ...] = (
+    IDX_FORMAT,
+    EXPLORING_THE_DATA,
+    LINEAR_MODELS,
+    MLP,
+    CNN,
+    AUGMENTATION,
+    BATCH_NORMALIZATION,
+    RESNET_QMNIST,
+    ERROR_ANALYSIS,
+    RESULTS_AND_ENSEMBLES,
+)
 
 #: The performance appendix (``book/appendix_performance.ipynb``), the one executable page outside chapters/.
 APPENDIX_PERFORMANCE = "appendix_performance"

@@ -120,8 +120,10 @@ def read_state(folder: str | os.PathLike) -> dict[str, Any] | None:
         epoch, name = int(state["epoch"]), state["checkpoint"]
         state["history"], state["meta"], state["runs"]  # noqa: B018 (all must be present)
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise CheckpointError(f"{path}: unreadable training state ({type(err).__name__}: {err}); "
-                              f"delete {path.parent} to start that run over") from err
+        raise CheckpointError(
+            f"{path}: unreadable training state ({type(err).__name__}: {err}); "
+            f"delete {path.parent} to start that run over"
+        ) from err
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: state format {state.get('format')!r}, this mnistlib reads {FORMAT}")
     if name != _checkpoint_name(epoch) or not (path.parent / name).is_file():
@@ -138,8 +140,9 @@ def load_checkpoint(path: str | os.PathLike) -> keras.Model:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"checkpoint {path} is not a complete .keras file "
-                              f"({path.stat().st_size:,} bytes, truncated or corrupt)")
+        raise CheckpointError(
+            f"checkpoint {path} is not a complete .keras file ({path.stat().st_size:,} bytes, truncated or corrupt)"
+        )
     try:
         return keras.saving.load_model(path)
     except Exception as err:  # Keras raises many kinds; all mean the same thing here
@@ -164,8 +167,9 @@ def load_weights(model: keras.Model, path: str | os.PathLike) -> keras.Model:
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             model.load_weights(path)
     except Exception as err:
-        raise CheckpointError(f"checkpoint {path} does not fit model {model.name!r} "
-                              f"({type(err).__name__}: {err})") from err
+        raise CheckpointError(
+            f"checkpoint {path} does not fit model {model.name!r} ({type(err).__name__}: {err})"
+        ) from err
     return model
 
 
@@ -177,8 +181,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
     ``state`` is the run's state so far (see :func:`resumable_fit`).
     """
 
-    def __init__(self, folder: str | os.PathLike, state: dict[str, Any], *, keep: int = 2,
-                 keep_epochs: Sequence[int] = ()):
+    def __init__(
+        self, folder: str | os.PathLike, state: dict[str, Any], *, keep: int = 2, keep_epochs: Sequence[int] = ()
+    ):
         super().__init__()
         if keep < 1:
             raise ValueError(f"EpochCheckpoint: keep must be at least 1, got {keep}")
@@ -252,38 +257,68 @@ def resumable_fit(
     if state is None:
         keras.utils.set_random_seed(seed)
         model = build_fn()
-        meta = {"architecture": architecture_fingerprint(model), "data": data, "seed": seed,
-                "batch_size": batch_size, "n_train": int(len(x)), "epochs": epochs, "model": model.name}
+        meta = {
+            "architecture": architecture_fingerprint(model),
+            "data": data,
+            "seed": seed,
+            "batch_size": batch_size,
+            "n_train": int(len(x)),
+            "epochs": epochs,
+            "model": model.name,
+        }
         state = {"format": FORMAT, "epoch": initial_epoch, "checkpoint": None, "meta": meta, "history": {}, "runs": []}
     else:
         meta = state["meta"]
         wanted = {"data": data, "seed": seed, "batch_size": batch_size}
         differ = [f"{k} {meta.get(k)!r} there, {v!r} here" for k, v in wanted.items() if meta.get(k) != v]
         if differ:
-            raise CheckpointError(f"{folder / STATE}: that run was started with other settings ({'; '.join(differ)}); "
-                                  "use another folder, or delete this one to start over")
+            raise CheckpointError(
+                f"{folder / STATE}: that run was started with other settings ({'; '.join(differ)}); "
+                "use another folder, or delete this one to start over"
+            )
         architecture = architecture_fingerprint(build_fn())
         if architecture != meta["architecture"]:
-            raise CheckpointError(f"{folder / STATE}: the checkpoints hold another architecture than build_fn "
-                                  f"builds ({meta['architecture']} there, {architecture} here)")
+            raise CheckpointError(
+                f"{folder / STATE}: the checkpoints hold another architecture than build_fn "
+                f"builds ({meta['architecture']} there, {architecture} here)"
+            )
         model = load_checkpoint(folder / state["checkpoint"])
     start = state["epoch"]
     end = epochs if stop_after is None else min(epochs, stop_after)
-    state["runs"].append({"first_epoch": start + 1, "last_epoch": start, "host": socket.gethostname(),
-                          "pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                          "resumed": bool(state["runs"]),
-                          "removed_partial_files": removed})
+    state["runs"].append(
+        {
+            "first_epoch": start + 1,
+            "last_epoch": start,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "resumed": bool(state["runs"]),
+            "removed_partial_files": removed,
+        }
+    )
     checkpoint = EpochCheckpoint(folder, state, keep=keep, keep_epochs=keep_epochs)
     for epoch in range(start, end):
         order = epoch_order(len(x), seed, epoch)
         reseed(model, seed, epoch)
-        model.fit(x[order], y[order], batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
-                  validation_data=validation_data, callbacks=[EpochTimer(len(x)), checkpoint, *callbacks],
-                  verbose=verbose)
+        model.fit(
+            x[order],
+            y[order],
+            batch_size=batch_size,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            shuffle=False,
+            validation_data=validation_data,
+            callbacks=[EpochTimer(len(x)), checkpoint, *callbacks],
+            verbose=verbose,
+        )
         if model.stop_training:
             break
-    info = {**run_info(x, validation_data, batch_size, seed), "runs": state["runs"],
-            "folder": str(folder), "epoch": state["epoch"],
-            "warmup_epochs": [r["first_epoch"] for r in state["runs"]]}
+    info = {
+        **run_info(x, validation_data, batch_size, seed),
+        "runs": state["runs"],
+        "folder": str(folder),
+        "epoch": state["epoch"],
+        "warmup_epochs": [r["first_epoch"] for r in state["runs"]],
+    }
     path = folder / state["checkpoint"] if state["checkpoint"] else None
     return TrainResult(model, {k: list(v) for k, v in state["history"].items()}, loaded=False, path=path, info=info)

@@ -120,32 +120,123 @@ def _registry(*files: DataFile) -> dict[str, DataFile]:
 
 
 REGISTRY: dict[str, DataFile] = _registry(
-    DataFile("train-images-idx3-ubyte.gz", "MNIST", "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-             "6bbc9ace898e44ae57da46a324031adb", MNIST_MIRRORS, "MNIST training images, 60000x28x28", 60_000),
-    DataFile("train-labels-idx1-ubyte.gz", "MNIST", "d53e105ee54ea40749a09fcbcd1e9432",
-             "a25bea736e30d166cdddb491f175f624", MNIST_MIRRORS, "MNIST training labels, 60000", 60_000),
-    DataFile("t10k-images-idx3-ubyte.gz", "MNIST", "9fb629c4189551a2d022fa330f9573f3",
-             "2646ac647ad5339dbf082846283269ea", MNIST_MIRRORS, "MNIST test images, 10000x28x28", 10_000),
-    DataFile("t10k-labels-idx1-ubyte.gz", "MNIST", "ec29112dd5afa0611ce80d1b7f02629c",
-             "27ae3e4e09519cfbb04c329615203637", MNIST_MIRRORS, "MNIST test labels, 10000", 10_000),
-    DataFile("qmnist-train-images-idx3-ubyte.gz", "QMNIST", "ed72d4157d28c017586c42bc6afe6370", None,
-             QMNIST_MIRRORS, "QMNIST training images, 60000x28x28", 60_000),
-    DataFile("qmnist-train-labels-idx2-int.gz", "QMNIST", "0058f8dd561b90ffdd0f734c6a30e5e4",
-             "1d43300e7f41ddcbf7fd006cbe865af9", QMNIST_MIRRORS, "QMNIST extended training labels, 60000x8", 60_000),
-    DataFile("qmnist-test-images-idx3-ubyte.gz", "QMNIST", "1394631089c404de565df7b7aeaf9412", None,
-             QMNIST_MIRRORS, "QMNIST test images, 60000x28x28", 60_000),
-    DataFile("qmnist-test-labels-idx2-int.gz", "QMNIST", "5b5b05890a5e13444e108efe57b788aa",
-             "5e00709fb0090091f3afc51d204ad83c", QMNIST_MIRRORS, "QMNIST extended test labels, 60000x8", 60_000),
-    DataFile("qmnist-train-labels.tsv.gz", "QMNIST", "dd6774ccdd27d78aba65dced61be5c76",
-             "31b6dfd5ab70d6421a8ba6242b8f327b", QMNIST_MIRRORS, "QMNIST extended training labels as TSV", 60_000),
-    DataFile("qmnist-test-labels.tsv.gz", "QMNIST", "e2bec717a181a540da4a3a2023070284",
-             "8815e80b8cd6b0c0d3c8b09cf09a2455", QMNIST_MIRRORS, "QMNIST extended test labels as TSV", 60_000),
-    DataFile("qmnist-test-labels-idx1-ubyte.gz", "QMNIST", "1c42a8f34c1dc2650a74dd83ed34a9c9",
-             "15e8c8ed218c37aafd4c6faa40f93566", QMNIST_MIRRORS, "QMNIST test class labels only, 60000", 60_000),
-    DataFile("xnist-images-idx3-ubyte.xz", "QMNIST", "7f124b3b8ab81486c9d8c2749c17f834", None,
-             QMNIST_MIRRORS, "all NIST SD19 digits, preprocessed like QMNIST, 402953x28x28", 402_953),
-    DataFile("xnist-labels-idx2-int.xz", "QMNIST", "5ed0e788978e45d4a8bd4b7caec3d79d", None,
-             QMNIST_MIRRORS, "extended labels of the NIST digits, 402953x8", 402_953),
+    DataFile(
+        "train-images-idx3-ubyte.gz",
+        "MNIST",
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "6bbc9ace898e44ae57da46a324031adb",
+        MNIST_MIRRORS,
+        "MNIST training images, 60000x28x28",
+        60_000,
+    ),
+    DataFile(
+        "train-labels-idx1-ubyte.gz",
+        "MNIST",
+        "d53e105ee54ea40749a09fcbcd1e9432",
+        "a25bea736e30d166cdddb491f175f624",
+        MNIST_MIRRORS,
+        "MNIST training labels, 60000",
+        60_000,
+    ),
+    DataFile(
+        "t10k-images-idx3-ubyte.gz",
+        "MNIST",
+        "9fb629c4189551a2d022fa330f9573f3",
+        "2646ac647ad5339dbf082846283269ea",
+        MNIST_MIRRORS,
+        "MNIST test images, 10000x28x28",
+        10_000,
+    ),
+    DataFile(
+        "t10k-labels-idx1-ubyte.gz",
+        "MNIST",
+        "ec29112dd5afa0611ce80d1b7f02629c",
+        "27ae3e4e09519cfbb04c329615203637",
+        MNIST_MIRRORS,
+        "MNIST test labels, 10000",
+        10_000,
+    ),
+    DataFile(
+        "qmnist-train-images-idx3-ubyte.gz",
+        "QMNIST",
+        "ed72d4157d28c017586c42bc6afe6370",
+        None,
+        QMNIST_MIRRORS,
+        "QMNIST training images, 60000x28x28",
+        60_000,
+    ),
+    DataFile(
+        "qmnist-train-labels-idx2-int.gz",
+        "QMNIST",
+        "0058f8dd561b90ffdd0f734c6a30e5e4",
+        "1d43300e7f41ddcbf7fd006cbe865af9",
+        QMNIST_MIRRORS,
+        "QMNIST extended training labels, 60000x8",
+        60_000,
+    ),
+    DataFile(
+        "qmnist-test-images-idx3-ubyte.gz",
+        "QMNIST",
+        "1394631089c404de565df7b7aeaf9412",
+        None,
+        QMNIST_MIRRORS,
+        "QMNIST test images, 60000x28x28",
+        60_000,
+    ),
+    DataFile(
+        "qmnist-test-labels-idx2-int.gz",
+        "QMNIST",
+        "5b5b05890a5e13444e108efe57b788aa",
+        "5e00709fb0090091f3afc51d204ad83c",
+        QMNIST_MIRRORS,
+        "QMNIST extended test labels, 60000x8",
+        60_000,
+    ),
+    DataFile(
+        "qmnist-train-labels.tsv.gz",
+        "QMNIST",
+        "dd6774ccdd27d78aba65dced61be5c76",
+        "31b6dfd5ab70d6421a8ba6242b8f327b",
+        QMNIST_MIRRORS,
+        "QMNIST extended training labels as TSV",
+        60_000,
+    ),
+    DataFile(
+        "qmnist-test-labels.tsv.gz",
+        "QMNIST",
+        "e2bec717a181a540da4a3a2023070284",
+        "8815e80b8cd6b0c0d3c8b09cf09a2455",
+        QMNIST_MIRRORS,
+        "QMNIST extended test labels as TSV",
+        60_000,
+    ),
+    DataFile(
+        "qmnist-test-labels-idx1-ubyte.gz",
+        "QMNIST",
+        "1c42a8f34c1dc2650a74dd83ed34a9c9",
+        "15e8c8ed218c37aafd4c6faa40f93566",
+        QMNIST_MIRRORS,
+        "QMNIST test class labels only, 60000",
+        60_000,
+    ),
+    DataFile(
+        "xnist-images-idx3-ubyte.xz",
+        "QMNIST",
+        "7f124b3b8ab81486c9d8c2749c17f834",
+        None,
+        QMNIST_MIRRORS,
+        "all NIST SD19 digits, preprocessed like QMNIST, 402953x28x28",
+        402_953,
+    ),
+    DataFile(
+        "xnist-labels-idx2-int.xz",
+        "QMNIST",
+        "5ed0e788978e45d4a8bd4b7caec3d79d",
+        None,
+        QMNIST_MIRRORS,
+        "extended labels of the NIST digits, 402953x8",
+        402_953,
+    ),
 )
 
 
@@ -369,8 +460,7 @@ def fetch(
     ``attempts`` times. Raises :class:`DataUnavailableError` saying first what
     to do, then every missing file of the file's dataset. Introduced in chapter 01 (``01_idx_format``).
     """
-    return fetch_files([name], root, download=download, progressbar=progressbar, timeout=timeout,
-                       attempts=attempts)[0]
+    return fetch_files([name], root, download=download, progressbar=progressbar, timeout=timeout, attempts=attempts)[0]
 
 
 def fetch_files(
@@ -408,8 +498,9 @@ def fetch_files(
     return paths
 
 
-def _download(entry: DataFile, target: Path, progressbar, timeout: float,
-              attempts: int) -> tuple[Path | None, str | None]:
+def _download(
+    entry: DataFile, target: Path, progressbar, timeout: float, attempts: int
+) -> tuple[Path | None, str | None]:
     """Try every mirror ``attempts`` times; return (the verified file, None), or (None, one line saying why not)."""
     errors: list[tuple[str, BaseException]] = []
     for url in entry.urls:
@@ -454,14 +545,16 @@ def _missing_message(names: Sequence[str], base: Path, why: str) -> str:
     ]
     for folder in dict.fromkeys(e.dataset for e in entries):
         group = [e for e in entries if e.dataset == folder]
-        lines.append(f"  missing from {base / folder}: {', '.join(e.name for e in group)} "
-                     f"(published at {group[0].mirrors[0]})")
+        lines.append(
+            f"  missing from {base / folder}: {', '.join(e.name for e in group)} (published at {group[0].mirrors[0]})"
+        )
     lines.append(f"  Not downloaded: {why}.")
     return "\n".join(lines)
 
 
-def _download_verified(entry: DataFile, url: str, target: Path, progressbar, timeout: float,
-                       quiet: bool = False) -> None:
+def _download_verified(
+    entry: DataFile, url: str, target: Path, progressbar, timeout: float, quiet: bool = False
+) -> None:
     """Download ``url`` to ``target`` through a temporary file, keeping it only if it verifies.
 
     ``quiet`` silences pooch's "Downloading data from" line, for retries after a failure.
@@ -584,8 +677,13 @@ def _check_labels(labels: np.ndarray, check: FileCheck, columns: int | None = No
         )
 
 
-def _pair(kind: str, images: np.ndarray, labels: np.ndarray, checks: Sequence[FileCheck],
-          image_shape: tuple[int, ...] = (28, 28)) -> None:
+def _pair(
+    kind: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    checks: Sequence[FileCheck],
+    image_shape: tuple[int, ...] = (28, 28),
+) -> None:
     if images.shape[1:] != tuple(image_shape) or images.dtype != np.uint8:
         want = ", ".join(map(str, ("N", *image_shape)))
         raise IdxFormatError(
@@ -607,8 +705,9 @@ def load_mnist(split: str = "train", root: str | os.PathLike | None = None, *, d
     return _load_split(DATASETS["mnist"], split, root, download)
 
 
-def load_digits(dataset: str, split: str = "train", root: str | os.PathLike | None = None, *,
-                download: bool = True) -> DigitSet:
+def load_digits(
+    dataset: str, split: str = "train", root: str | os.PathLike | None = None, *, download: bool = True
+) -> DigitSet:
     """Load one split of a registered dataset: its images and labels files, verified and paired.
 
     The default loader of a :class:`Dataset`: the images must be uint8 of shape
@@ -737,8 +836,10 @@ class ExperimentData:
     n_train_full: int
 
     def describe(self) -> str:
-        return (f"training on {len(self.y_train):,} digits, validating on {len(self.y_val):,}, "
-                f"testing on {len(self.y_test):,}")
+        return (
+            f"training on {len(self.y_train):,} digits, validating on {len(self.y_val):,}, "
+            f"testing on {len(self.y_test):,}"
+        )
 
 
 def experiment_data(profile, dataset: str = "mnist", val_fraction: float = 0.2, seed: int = 42) -> ExperimentData:
@@ -758,8 +859,17 @@ def experiment_data(profile, dataset: str = "mnist", val_fraction: float = 0.2, 
     keep_val = stratified_indices(y_val, profile.eval_samples(len(y_val)), seed=seed)
     keep_test = stratified_indices(test.labels, profile.eval_samples(len(test.labels)), seed=seed)
     label = train.label if train.status == test.status else f"{train.label}, test {test.status}"
-    return ExperimentData(x_train[keep], y_train[keep], x_val[keep_val], y_val[keep_val], test.images[keep_test],
-                          test.labels[keep_test], label, train.provenance + "\n" + test.provenance, len(y_train))
+    return ExperimentData(
+        x_train[keep],
+        y_train[keep],
+        x_val[keep_val],
+        y_val[keep_val],
+        test.images[keep_test],
+        test.labels[keep_test],
+        label,
+        train.provenance + "\n" + test.provenance,
+        len(y_train),
+    )
 
 
 def provenance_report(names: Iterable[str] | None = None, root=None) -> str:
@@ -778,16 +888,30 @@ def _files_in(folder: str) -> tuple[DataFile, ...]:
     return tuple(f for f in REGISTRY.values() if f.dataset == folder)
 
 
-register(Dataset(
-    "mnist", "MNIST", _files_in("MNIST"), loader=load_mnist,
-    splits={"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-            "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")},
-))
-register(Dataset(
-    "qmnist", "QMNIST", _files_in("QMNIST"), loader=load_qmnist,
-    splits={"train": ("qmnist-train-images-idx3-ubyte.gz", "qmnist-train-labels-idx2-int.gz"),
-            "test": ("qmnist-test-images-idx3-ubyte.gz", "qmnist-test-labels-idx2-int.gz")},
-))
+register(
+    Dataset(
+        "mnist",
+        "MNIST",
+        _files_in("MNIST"),
+        loader=load_mnist,
+        splits={
+            "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+            "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+        },
+    )
+)
+register(
+    Dataset(
+        "qmnist",
+        "QMNIST",
+        _files_in("QMNIST"),
+        loader=load_qmnist,
+        splits={
+            "train": ("qmnist-train-images-idx3-ubyte.gz", "qmnist-train-labels-idx2-int.gz"),
+            "test": ("qmnist-test-images-idx3-ubyte.gz", "qmnist-test-labels-idx2-int.gz"),
+        },
+    )
+)
 
 
 class _DefaultFiles(Mapping):
@@ -817,11 +941,18 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mnistlib") ->
     exits 0; ``fetch`` exits 1 with the missing-data message when files cannot
     be had.
     """
-    parser = argparse.ArgumentParser(prog=prog, description="Download (fetch) or check (status) the data files "
-                                                           "and print where each one is and how it verified.")
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Download (fetch) or check (status) the data files "
+        "and print where each one is and how it verified.",
+    )
     parser.add_argument("command", choices=("fetch", "status"))
-    parser.add_argument("datasets", nargs="*", metavar="DATASET",
-                        help=f"registered datasets: {', '.join(DATASETS)} (default: all of them)")
+    parser.add_argument(
+        "datasets",
+        nargs="*",
+        metavar="DATASET",
+        help=f"registered datasets: {', '.join(DATASETS)} (default: all of them)",
+    )
     parser.add_argument("--data-dir", default=None, help=f"data folder (default: ${ENV_VAR} or pooch's cache)")
     args = parser.parse_args(argv)
     unknown = [d for d in args.datasets if d not in DATASETS]

@@ -36,12 +36,14 @@ def architecture_fingerprint(model: keras.Model) -> str:
     order in which it appears instead), the optimizer's generated name and the ids of shared objects.
     """
     optimizer = {k: v for k, v in model.optimizer.get_config().items() if k != "name"} if model.optimizer else None
-    blob = json.dumps({"model": model.get_config(), "optimizer": optimizer, "loss": str(model.loss)},
-                      sort_keys=True, default=str)
+    blob = json.dumps(
+        {"model": model.get_config(), "optimizer": optimizer, "loss": str(model.loss)}, sort_keys=True, default=str
+    )
     blob = re.sub(r'"shared_object_id": \d+', "", blob)
     names = dict.fromkeys(re.findall(r'"name": ("(?:[^"\\]|\\.)*")', blob))  # in order of first appearance
     positions = {name: f'"object {i}"' for i, name in enumerate(names)}
     if positions:
-        blob = re.sub("|".join(map(re.escape, sorted(positions, key=len, reverse=True))),
-                      lambda m: positions[m.group(0)], blob)
+        blob = re.sub(
+            "|".join(map(re.escape, sorted(positions, key=len, reverse=True))), lambda m: positions[m.group(0)], blob
+        )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]

@@ -95,9 +95,7 @@ def _parse_header(head: bytes | memoryview, name: str) -> tuple[np.dtype, tuple[
         raise IdxFormatError(f"{name}: {len(head)} bytes is too short for an IDX header (needs at least 4)")
     b0, b1, code, ndim = head[0], head[1], head[2], head[3]
     if b0 != 0 or b1 != 0:
-        raise IdxFormatError(
-            f"{name}: not an IDX file: the first two bytes must be zero, found 0x{b0:02x} 0x{b1:02x}"
-        )
+        raise IdxFormatError(f"{name}: not an IDX file: the first two bytes must be zero, found 0x{b0:02x} 0x{b1:02x}")
     if code not in IDX_TYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
         raise IdxFormatError(f"{name}: unknown IDX type code 0x{code:02X} (known: {known})")
@@ -106,8 +104,7 @@ def _parse_header(head: bytes | memoryview, name: str) -> tuple[np.dtype, tuple[
     header_len = 4 + 4 * ndim
     if len(head) < header_len:
         raise IdxFormatError(
-            f"{name}: header truncated: {ndim} dimensions need {header_len} header bytes, "
-            f"only {len(head)} present"
+            f"{name}: header truncated: {ndim} dimensions need {header_len} header bytes, only {len(head)} present"
         )
     shape = struct.unpack(f">{ndim}I", bytes(head[4:header_len]))
     return IDX_TYPES[code], shape, header_len
@@ -365,7 +362,9 @@ def write_idx(path: str | os.PathLike, array, compression: str | None = "infer")
     if compression == "infer":
         compression = _SUFFIX_COMPRESSION.get(path.suffix.lower())
     if compression not in (None, "gzip", "xz", "bz2"):
-        raise ValueError(f"write_idx({path}): compression must be 'gzip', 'xz', 'bz2', None or 'infer', not {compression!r}")
+        raise ValueError(
+            f"write_idx({path}): compression must be 'gzip', 'xz', 'bz2', None or 'infer', not {compression!r}"
+        )
     header = struct.pack(">HBB", 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
     payload = np.ascontiguousarray(arr, dtype=IDX_TYPES[code]).tobytes()
     data = header + payload

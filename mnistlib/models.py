@@ -155,16 +155,29 @@ class RandomAffine(layers.Layer):
     backend. It is active only when called with ``training=True``.
     """
 
-    def __init__(self, shift: float = 0.1, rotation: float = 10.0, zoom: float = 0.1, shear: float = 0.0,
-                 seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        shift: float = 0.1,
+        rotation: float = 10.0,
+        zoom: float = 0.1,
+        shear: float = 0.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.shift, self.rotation, self.zoom, self.shear = float(shift), float(rotation), float(zoom), float(shear)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "shift": self.shift, "rotation": self.rotation, "zoom": self.zoom,
-                "shear": self.shear, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "shift": self.shift,
+            "rotation": self.rotation,
+            "zoom": self.zoom,
+            "shear": self.shear,
+            "seed": self.seed,
+        }
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -174,8 +187,14 @@ class RandomAffine(layers.Layer):
             return images
         h, w = images.shape[1], images.shape[2]
         u = keras.random.uniform((ops.shape(images)[0], 5), -1.0, 1.0, seed=self.seed_generator)
-        return self.transform(images, angle=u[:, 0] * (self.rotation * math.pi / 180.0), scale=1.0 + u[:, 1] * self.zoom,
-                              shear=u[:, 2] * self.shear, dx=u[:, 3] * (self.shift * w), dy=u[:, 4] * (self.shift * h))
+        return self.transform(
+            images,
+            angle=u[:, 0] * (self.rotation * math.pi / 180.0),
+            scale=1.0 + u[:, 1] * self.zoom,
+            shear=u[:, 2] * self.shear,
+            dx=u[:, 3] * (self.shift * w),
+            dy=u[:, 4] * (self.shift * h),
+        )
 
     @staticmethod
     def transform(images, angle, scale, shear, dx, dy):
@@ -221,8 +240,9 @@ def _check_augmentation(shift: float, rotation: float, zoom: float, shear: float
         raise ValueError("augmentation: every transformation is switched off")
 
 
-def augmentation(shift: float = 0.1, rotation: float = 10.0, zoom: float = 0.1, shear: float = 0.0,
-                 seed: int | None = None) -> keras.Sequential:
+def augmentation(
+    shift: float = 0.1, rotation: float = 10.0, zoom: float = 0.1, shear: float = 0.0, seed: int | None = None
+) -> keras.Sequential:
     """Random shifts, rotations, zooms and slants as one preprocessing layer, :class:`RandomAffine`.
 
     ``shift`` and ``zoom`` are fractions of the image size (0.1 of 28 pixels is
@@ -235,13 +255,18 @@ def augmentation(shift: float = 0.1, rotation: float = 10.0, zoom: float = 0.1, 
     Introduced in chapter 06 (``06_augmentation``).
     """
     _check_augmentation(shift, rotation, zoom, shear)
-    return keras.Sequential([keras.Input(shape=INPUT_SHAPE, name="augmentation_input"),
-                             RandomAffine(shift, rotation, zoom, shear, seed=seed, name="affine")],
-                            name="augmentation")
+    return keras.Sequential(
+        [
+            keras.Input(shape=INPUT_SHAPE, name="augmentation_input"),
+            RandomAffine(shift, rotation, zoom, shear, seed=seed, name="affine"),
+        ],
+        name="augmentation",
+    )
 
 
-def keras_augmentation(shift: float = 0.1, rotation: float = 10.0, zoom: float = 0.1, shear: float = 0.0,
-                       seed: int | None = None) -> keras.Sequential:
+def keras_augmentation(
+    shift: float = 0.1, rotation: float = 10.0, zoom: float = 0.1, shear: float = 0.0, seed: int | None = None
+) -> keras.Sequential:
     """The same augmentation as :func:`augmentation`, chained from Keras's built-in layers, one per transformation.
 
     ``RandomRotation``, ``RandomZoom``, ``RandomShear`` and ``RandomTranslation``
@@ -261,8 +286,9 @@ def keras_augmentation(shift: float = 0.1, rotation: float = 10.0, zoom: float =
         steps.append(RandomShear(shear, shear, seed=seed, name="shear", **fill))
     if shift:
         steps.append(layers.RandomTranslation(shift, shift, seed=seed, name="shift", **fill))
-    return keras.Sequential([keras.Input(shape=INPUT_SHAPE, name="augmentation_input"), *steps],
-                            name="keras_augmentation")
+    return keras.Sequential(
+        [keras.Input(shape=INPUT_SHAPE, name="augmentation_input"), *steps], name="keras_augmentation"
+    )
 
 
 def _image_inputs(augment: dict | None):
@@ -311,8 +337,9 @@ def simple_cnn(optimizer="rmsprop", learning_rate: float | None = None, augment:
     return _classifier(inputs, x, "simple_cnn", optimizer, learning_rate)
 
 
-def vgg_like(batch_norm: bool = False, optimizer="adam", learning_rate: float | None = None,
-             augment: dict | None = None) -> keras.Model:
+def vgg_like(
+    batch_norm: bool = False, optimizer="adam", learning_rate: float | None = None, augment: dict | None = None
+) -> keras.Model:
     """3x3 convolutions 10-10-pool-20-20-pool-40-40-pool, dense 400-400 with dropout 0.5/0.6.
 
     336,940 parameters; with ``batch_norm`` a batch normalisation after every
@@ -392,8 +419,12 @@ def _bottleneck(x, filters: tuple[int, int, int], name: str, *, strides: int = 1
     return layers.PReLU(shared_axes=(1, 2), name=f"{name}_out")(y)
 
 
-def resnet(blocks: tuple[int, int, int] = RESNET_BLOCKS, decay_steps: int | None = None, learning_rate: float = 1e-3,
-           augment: dict | None = None) -> keras.Model:
+def resnet(
+    blocks: tuple[int, int, int] = RESNET_BLOCKS,
+    decay_steps: int | None = None,
+    learning_rate: float = 1e-3,
+    augment: dict | None = None,
+) -> keras.Model:
     """The original experiment's bottleneck ResNet for 28x28 digits (8,606,666 parameters), compiled with Nadam.
 
     A 7x7/2 stem of 64 filters with batch normalisation and PReLU, a 3x3/2 max
@@ -415,8 +446,13 @@ def resnet(blocks: tuple[int, int, int] = RESNET_BLOCKS, decay_steps: int | None
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for stage, ((filters, strides), n_blocks) in enumerate(zip(RESNET_STAGES, blocks), start=1):
         for block in range(n_blocks):
-            x = _bottleneck(x, filters, f"stage{stage}_block{block + 1}", strides=strides if block == 0 else 1,
-                            projection=block == 0)
+            x = _bottleneck(
+                x,
+                filters,
+                f"stage{stage}_block{block + 1}",
+                strides=strides if block == 0 else 1,
+                projection=block == 0,
+            )
     x = layers.GlobalAveragePooling2D(name="average_pool")(x)
     rate = learning_rate if decay_steps is None else keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
     return _classifier(inputs, x, "resnet", keras.optimizers.Nadam(learning_rate=rate), None)
@@ -439,6 +475,7 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
 #: The book's augmentation (chapter 06): shifts of up to 10% (about 3 pixels), rotations of up to 10 degrees,
 #: zoom and shear of up to 10%.
 AUGMENTATION = {"shift": 0.1, "rotation": 10.0, "zoom": 0.1, "shear": 0.1}
+
 
 def build(name: str, **config) -> keras.Model:
     """Build the architecture registered as ``name`` with keyword ``config``."""

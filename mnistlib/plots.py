@@ -60,8 +60,9 @@ def digit_grid(
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + (0.6 if row_labels else 0), size * nrows + 0.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols + (0.6 if row_labels else 0), size * nrows + 0.6), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -105,8 +106,15 @@ def training_curves(histories: dict, *, title: str, metrics: Sequence[str] = ("a
             c = colours[i % len(colours)]
             ax.plot(epochs, h[metric], color=c, marker="o", markersize=3, label=f"{label} (train)")
             if f"val_{metric}" in h:
-                ax.plot(epochs, h[f"val_{metric}"], color=c, linestyle="--", marker="s", markersize=3,
-                        label=f"{label} (validation)")
+                ax.plot(
+                    epochs,
+                    h[f"val_{metric}"],
+                    color=c,
+                    linestyle="--",
+                    marker="s",
+                    markersize=3,
+                    label=f"{label} (validation)",
+                )
         ax.set(title=metric.replace("_", " ").capitalize(), xlabel="epoch", ylabel=metric.replace("_", " "))
         ax.xaxis.get_major_locator().set_params(integer=True)
     axes[0, 0].legend(fontsize=8)
@@ -143,7 +151,14 @@ def confusion_heatmap(counts: np.ndarray, *, ax, title: str, mistakes_only: bool
         sns.heatmap(values, annot=True, fmt="d", cmap="Reds", cbar_kws={"label": "misclassified digits"}, ax=ax)
     else:
         values = 100 * counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-        sns.heatmap(values, annot=True, fmt=".1f", cmap="Blues", cbar_kws={"label": "% of the true class"}, ax=ax,
-                    annot_kws={"fontsize": 7})
+        sns.heatmap(
+            values,
+            annot=True,
+            fmt=".1f",
+            cmap="Blues",
+            cbar_kws={"label": "% of the true class"},
+            ax=ax,
+            annot_kws={"fontsize": 7},
+        )
     ax.set(title=title, xlabel="predicted class", ylabel="true class")
     return ax

@@ -82,8 +82,11 @@ class Profile:
 
     def heavy_samples(self, n_full: int) -> int:
         """Training samples for a model too heavy for a CPU where the full run uses ``n_full``."""
-        return self.samples(n_full) if self.max_heavy_samples is None else min(self.samples(n_full),
-                                                                               self.max_heavy_samples)
+        return (
+            self.samples(n_full)
+            if self.max_heavy_samples is None
+            else min(self.samples(n_full), self.max_heavy_samples)
+        )
 
     def blocks(self, full: tuple[int, ...]) -> tuple[int, ...]:
         """Blocks per stage of a deep network whose full depth is ``full``."""
@@ -96,8 +99,17 @@ class Profile:
     @property
     def is_reduced(self) -> bool:
         """True when this profile runs less than the original experiments' settings."""
-        return any(v is not None for v in (self.max_samples, self.max_epochs, self.max_eval, self.max_heavy_samples,
-                                          self.max_blocks, self.max_refits))
+        return any(
+            v is not None
+            for v in (
+                self.max_samples,
+                self.max_epochs,
+                self.max_eval,
+                self.max_heavy_samples,
+                self.max_blocks,
+                self.max_refits,
+            )
+        )
 
     def for_chapter(self, chapter: str) -> "Profile":
         """This profile with the overrides registered for ``chapter`` applied."""
@@ -141,16 +153,18 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             max_eval=500,
             max_heavy_samples=32,
             batch_size=128,
-            overrides=_frozen({
-                # With so few digits the batch-normalised CNN needs small batches (more steps) before its
-                # inference-mode statistics settle.
-                chapters.AUGMENTATION: {"max_samples": 1_000, "batch_size": 32},
-                chapters.BATCH_NORMALIZATION: {"max_samples": 2_000},
-                # Compiling the ResNet's training step dominates at full depth: one block per stage.
-                chapters.RESNET_QMNIST: {"max_samples": 256, "max_eval": 256, "max_blocks": 1, "batch_size": 32},
-                # One refitted member shows the mechanics.
-                chapters.RESULTS_AND_ENSEMBLES: {"max_refits": 1},
-            }),
+            overrides=_frozen(
+                {
+                    # With so few digits the batch-normalised CNN needs small batches (more steps) before its
+                    # inference-mode statistics settle.
+                    chapters.AUGMENTATION: {"max_samples": 1_000, "batch_size": 32},
+                    chapters.BATCH_NORMALIZATION: {"max_samples": 2_000},
+                    # Compiling the ResNet's training step dominates at full depth: one block per stage.
+                    chapters.RESNET_QMNIST: {"max_samples": 256, "max_eval": 256, "max_blocks": 1, "batch_size": 32},
+                    # One refitted member shows the mechanics.
+                    chapters.RESULTS_AND_ENSEMBLES: {"max_refits": 1},
+                }
+            ),
         ),
         "quick": Profile(
             name="quick",
@@ -160,20 +174,27 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             max_eval=None,
             max_heavy_samples=128,
             batch_size=128,
-            overrides=_frozen({
-                # Linear models and MLPs are cheap: every training digit, ten epochs.
-                chapters.LINEAR_MODELS: {"max_samples": None, "max_epochs": 10},
-                chapters.MLP: {"max_samples": None, "max_epochs": 10},
-                chapters.CNN: {"max_samples": None},
-                # Two epochs over every digit are what brings the batch-normalised CNN above the floor.
-                chapters.AUGMENTATION: {"max_samples": None, "max_epochs": 2},
-                chapters.BATCH_NORMALIZATION: {"max_samples": None},
-                # The ResNet is the slowest network and the chapter trains it four times (interrupted,
-                # resumed two ways, uninterrupted): a small slice, small batches for more steps.
-                chapters.RESNET_QMNIST: {"max_samples": 1_000, "max_epochs": 4, "max_eval": 1_000, "batch_size": 32},
-                # Refitting the ensemble would take the chapter past its budget; the full-scale result is quoted.
-                chapters.RESULTS_AND_ENSEMBLES: {"max_refits": 0},
-            }),
+            overrides=_frozen(
+                {
+                    # Linear models and MLPs are cheap: every training digit, ten epochs.
+                    chapters.LINEAR_MODELS: {"max_samples": None, "max_epochs": 10},
+                    chapters.MLP: {"max_samples": None, "max_epochs": 10},
+                    chapters.CNN: {"max_samples": None},
+                    # Two epochs over every digit are what brings the batch-normalised CNN above the floor.
+                    chapters.AUGMENTATION: {"max_samples": None, "max_epochs": 2},
+                    chapters.BATCH_NORMALIZATION: {"max_samples": None},
+                    # The ResNet is the slowest network and the chapter trains it four times (interrupted,
+                    # resumed two ways, uninterrupted): a small slice, small batches for more steps.
+                    chapters.RESNET_QMNIST: {
+                        "max_samples": 1_000,
+                        "max_epochs": 4,
+                        "max_eval": 1_000,
+                        "batch_size": 32,
+                    },
+                    # Refitting the ensemble would take the chapter past its budget; the full-scale result is quoted.
+                    chapters.RESULTS_AND_ENSEMBLES: {"max_refits": 0},
+                }
+            ),
         ),
         "full": Profile(
             name="full",
@@ -200,9 +221,7 @@ def get_profile(chapter: str | None = None, name: str | None = None) -> Profile:
         source = f"environment variable {ENV_VAR}"
     key = name.strip().lower()
     if key not in PROFILES:
-        raise ProfileError(
-            f"unknown profile {name!r} (from the {source}); choose one of: {', '.join(PROFILES)}"
-        )
+        raise ProfileError(f"unknown profile {name!r} (from the {source}); choose one of: {', '.join(PROFILES)}")
     profile = PROFILES[key]
     if chapter is not None and chapter not in chapters.PAGES:
         raise ProfileError(f"unknown chapter {chapter!r}; the book's executable pages are: {', '.join(chapters.PAGES)}")

@@ -23,16 +23,40 @@ import pandas as pd
 from .files import atomic_write_bytes, locked
 from .training import TrainResult, artifacts_dir
 
-__all__ = ["COLUMNS", "ledger_path", "record", "record_result", "evaluate_and_record", "load_ledger",
-           "REFERENCE", "export_reference", "load_reference"]
+__all__ = [
+    "COLUMNS",
+    "ledger_path",
+    "record",
+    "record_result",
+    "evaluate_and_record",
+    "load_ledger",
+    "REFERENCE",
+    "export_reference",
+    "load_reference",
+]
 
 #: The committed ledger rows of full-profile runs: what the book shows when it is built in a smaller profile.
 REFERENCE = Path(__file__).resolve().parents[1] / "book" / "reference_results.csv"
 
 #: ``original_test_accuracy``: the test accuracy the original experiment reports for the model, where it does.
-COLUMNS = ["chapter", "model", "profile", "params", "train_accuracy", "val_accuracy", "test_accuracy",
-           "original_test_accuracy", "epochs", "train_seconds", "seconds_per_epoch", "images_per_second", "n_train",
-           "data", "backend", "recorded_at"]
+COLUMNS = [
+    "chapter",
+    "model",
+    "profile",
+    "params",
+    "train_accuracy",
+    "val_accuracy",
+    "test_accuracy",
+    "original_test_accuracy",
+    "epochs",
+    "train_seconds",
+    "seconds_per_epoch",
+    "images_per_second",
+    "n_train",
+    "data",
+    "backend",
+    "recorded_at",
+]
 _KEY = ["profile", "chapter", "model"]
 #: Columns renamed since a ledger or reference file may have been written: old name -> new name.
 _RENAMED = {"seed_test_accuracy": "original_test_accuracy"}
@@ -76,8 +100,13 @@ def record(*, chapter: str, model: str, profile: str, **fields) -> pd.DataFrame:
     if unknown:
         raise ValueError(f"record: unknown ledger fields {sorted(unknown)}; known: {', '.join(COLUMNS)}")
     row = {c: None for c in COLUMNS}
-    row.update(fields, chapter=chapter, model=model, profile=profile,
-               recorded_at=fields.get("recorded_at") or time.strftime("%Y-%m-%d %H:%M:%S"))
+    row.update(
+        fields,
+        chapter=chapter,
+        model=model,
+        profile=profile,
+        recorded_at=fields.get("recorded_at") or time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
     with locked(ledger_path(profile)):
         ledger = load_ledger(profile)
         same = (ledger["profile"] == profile) & (ledger["chapter"] == chapter) & (ledger["model"] == model)
@@ -89,8 +118,16 @@ def record(*, chapter: str, model: str, profile: str, **fields) -> pd.DataFrame:
     return ledger
 
 
-def record_result(result: TrainResult, *, chapter: str, profile: str, test_accuracy: float | None,
-                  data: str, name: str | None = None, original_accuracy: float | None = None) -> pd.DataFrame:
+def record_result(
+    result: TrainResult,
+    *,
+    chapter: str,
+    profile: str,
+    test_accuracy: float | None,
+    data: str,
+    name: str | None = None,
+    original_accuracy: float | None = None,
+) -> pd.DataFrame:
     """Record a trained Keras model from its :class:`TrainResult` and its single test evaluation.
 
     ``test_accuracy=None`` records a model whose accuracy means nothing (trained
@@ -100,19 +137,35 @@ def record_result(result: TrainResult, *, chapter: str, profile: str, test_accur
     """
     h = result.history
     return record(
-        chapter=chapter, model=name or result.model.name, profile=profile,
+        chapter=chapter,
+        model=name or result.model.name,
+        profile=profile,
         params=int(result.model.count_params()),
-        train_accuracy=None if test_accuracy is None else h["accuracy"][-1], val_accuracy=h.get("val_accuracy", [None])[-1],
-        test_accuracy=None if test_accuracy is None else float(test_accuracy), epochs=result.epochs,
-        original_test_accuracy=original_accuracy, train_seconds=round(result.train_seconds, 2),
-        seconds_per_epoch=round(result.seconds_per_epoch, 3), images_per_second=round(result.images_per_second, 1),
-        n_train=result.info.get("n_train"), data=data, backend=result.info.get("backend"),
+        train_accuracy=None if test_accuracy is None else h["accuracy"][-1],
+        val_accuracy=h.get("val_accuracy", [None])[-1],
+        test_accuracy=None if test_accuracy is None else float(test_accuracy),
+        epochs=result.epochs,
+        original_test_accuracy=original_accuracy,
+        train_seconds=round(result.train_seconds, 2),
+        seconds_per_epoch=round(result.seconds_per_epoch, 3),
+        images_per_second=round(result.images_per_second, 1),
+        n_train=result.info.get("n_train"),
+        data=data,
+        backend=result.info.get("backend"),
     )
 
 
-def evaluate_and_record(runs: dict[str, TrainResult], x_test: np.ndarray, y_test: np.ndarray, *, chapter: str,
-                        profile: str, data: str, original_accuracy: dict[str, float | None] | None = None,
-                        batch_size: int = 512) -> pd.DataFrame:
+def evaluate_and_record(
+    runs: dict[str, TrainResult],
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    chapter: str,
+    profile: str,
+    data: str,
+    original_accuracy: dict[str, float | None] | None = None,
+    batch_size: int = 512,
+) -> pd.DataFrame:
     """Evaluate each finished model once on the test set, record it, and return a comparison table.
 
     ``runs`` maps ledger names to training results. The table has one row per
@@ -124,12 +177,24 @@ def evaluate_and_record(runs: dict[str, TrainResult], x_test: np.ndarray, y_test
     for name, r in runs.items():
         _, test_accuracy = r.model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0)
         original = (original_accuracy or {}).get(name)
-        record_result(r, chapter=chapter, profile=profile, test_accuracy=test_accuracy, data=data, name=name,
-                      original_accuracy=original)
-        rows[name] = {"parameters": r.model.count_params(), "epochs": r.epochs,
-                      "validation accuracy": r.history["val_accuracy"][-1], "test accuracy": float(test_accuracy),
-                      "original test accuracy": np.nan if original is None else original,
-                      "s/epoch": r.seconds_per_epoch, "images/s": r.images_per_second}
+        record_result(
+            r,
+            chapter=chapter,
+            profile=profile,
+            test_accuracy=test_accuracy,
+            data=data,
+            name=name,
+            original_accuracy=original,
+        )
+        rows[name] = {
+            "parameters": r.model.count_params(),
+            "epochs": r.epochs,
+            "validation accuracy": r.history["val_accuracy"][-1],
+            "test accuracy": float(test_accuracy),
+            "original test accuracy": np.nan if original is None else original,
+            "s/epoch": r.seconds_per_epoch,
+            "images/s": r.images_per_second,
+        }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table["parameters"] = table["parameters"].astype(int)
     table["epochs"] = table["epochs"].astype(int)

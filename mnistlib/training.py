@@ -164,9 +164,11 @@ class TrainResult:
     def describe(self) -> str:
         """One line: loaded or trained, epochs, parameters, speed and the last validation accuracy."""
         val = self.history.get("val_accuracy")
-        return (f"{'loaded' if self.loaded else 'trained'}: {self.epochs} epochs, "
-                f"{self.model.count_params():,} parameters, {self.seconds_per_epoch:.2f} s/epoch, "
-                f"{self.images_per_second:,.0f} images/s" + (f", validation {val[-1]:.4f}" if val else ""))
+        return (
+            f"{'loaded' if self.loaded else 'trained'}: {self.epochs} epochs, "
+            f"{self.model.count_params():,} parameters, {self.seconds_per_epoch:.2f} s/epoch, "
+            f"{self.images_per_second:,.0f} images/s" + (f", validation {val[-1]:.4f}" if val else "")
+        )
 
 
 def fit(
@@ -216,21 +218,35 @@ def fit(
     if reduce_lr:
         cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, min_lr=1e-5))
     if early_stopping:
-        cbs.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=early_stopping,
-                                                 restore_best_weights=True))
+        cbs.append(
+            keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=early_stopping, restore_best_weights=True)
+        )
     if target_accuracy is not None:
         cbs.append(StopAtAccuracy(target_accuracy))
-    hist = model.fit(x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
-                     shuffle=True, callbacks=cbs, verbose=verbose)
+    hist = model.fit(
+        x,
+        y,
+        validation_data=validation_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        callbacks=cbs,
+        verbose=verbose,
+    )
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     return TrainResult(model, history, info=run_info(x, validation_data, batch_size, seed))
 
 
 def run_info(x, validation_data, batch_size: int, seed: int) -> dict[str, Any]:
     """What a :class:`TrainResult` records of how it was trained: sizes, batch, seed, Keras and backend."""
-    return {"batch_size": batch_size, "seed": seed, "n_train": int(len(x)),
-            "n_val": int(len(validation_data[0])) if validation_data is not None else 0,
-            "keras": keras.__version__, "backend": keras.backend.backend()}
+    return {
+        "batch_size": batch_size,
+        "seed": seed,
+        "n_train": int(len(x)),
+        "n_val": int(len(validation_data[0])) if validation_data is not None else 0,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+    }
 
 
 #: What a cached history holds; part of the cache key, so a model cached with an older history (one
@@ -284,9 +300,19 @@ def train_or_load(
     keras.utils.set_random_seed(seed)  # before building: the initial weights depend on it
     model = build_fn()
     architecture = architecture_fingerprint(model)
-    key = config_key(name=name, config=config, architecture=architecture, epochs=epochs, batch_size=batch_size,
-                     seed=seed, data=data_fingerprint(x, y, *(validation_data or ())), keras=keras.__version__,
-                     backend=keras.backend.backend(), fit=fit_kwargs, history_format=HISTORY_FORMAT)
+    key = config_key(
+        name=name,
+        config=config,
+        architecture=architecture,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        data=data_fingerprint(x, y, *(validation_data or ())),
+        keras=keras.__version__,
+        backend=keras.backend.backend(),
+        fit=fit_kwargs,
+        history_format=HISTORY_FORMAT,
+    )
     folder = artifacts_dir(profile) / chapter
     model_path = folder / f"{name}-{key}.keras"
     history_path = model_path.with_suffix(".json")
@@ -294,10 +320,25 @@ def train_or_load(
         record = json.loads(history_path.read_text())
         model = keras.saving.load_model(model_path)
         return TrainResult(model, record["history"], loaded=True, path=model_path, info=record["info"])
-    result = fit(model, x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
-                 seed=seed, csv_log=folder / f"{name}-{key}.csv", **fit_kwargs)
-    info = {"name": name, "config": config, "epochs_requested": epochs, **result.info, "key": key,
-            "trained_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    result = fit(
+        model,
+        x,
+        y,
+        validation_data=validation_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        csv_log=folder / f"{name}-{key}.csv",
+        **fit_kwargs,
+    )
+    info = {
+        "name": name,
+        "config": config,
+        "epochs_requested": epochs,
+        **result.info,
+        "key": key,
+        "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     save_model_atomic(result.model, model_path)
     # The history is written after the model: a history file always has its model beside it.
     atomic_write_bytes(history_path, json.dumps({"history": result.history, "info": info}, indent=1).encode())
@@ -344,8 +385,18 @@ def train_models(
     for name, spec in specs.items():
         n_epochs = epochs[name] if isinstance(epochs, Mapping) else epochs
         config = dict(spec.config)
-        runs[name] = train_or_load(name, functools.partial(spec.builder, **config), config=config, profile=profile.name,
-                                   chapter=chapter, x=x, y=y, validation_data=validation_data, epochs=n_epochs,
-                                   batch_size=profile.batch_size, **fit_kwargs)
+        runs[name] = train_or_load(
+            name,
+            functools.partial(spec.builder, **config),
+            config=config,
+            profile=profile.name,
+            chapter=chapter,
+            x=x,
+            y=y,
+            validation_data=validation_data,
+            epochs=n_epochs,
+            batch_size=profile.batch_size,
+            **fit_kwargs,
+        )
         print(f"{name:{width}s}  {runs[name].describe()}")
     return runs

@@ -68,9 +68,17 @@ def main(folder: str, epochs: int, mode: str) -> None:
 
         keras.Model.save = slow_save
     x, y = data()
-    result = checkpoints.resumable_fit(build, x, y, folder=folder, epochs=epochs, batch_size=32, seed=7,
-                                       validation_data=(x[:64], y[:64]),
-                                       callbacks=[Progress(progress, 0.3 if mode == "slow-batches" else 0.0)])
+    result = checkpoints.resumable_fit(
+        build,
+        x,
+        y,
+        folder=folder,
+        epochs=epochs,
+        batch_size=32,
+        seed=7,
+        validation_data=(x[:64], y[:64]),
+        callbacks=[Progress(progress, 0.3 if mode == "slow-batches" else 0.0)],
+    )
     np.savez(folder + ".weights.npz", *result.model.get_weights())
 
 

@@ -47,8 +47,13 @@ def test_python_loop_reader_agrees_with_read_idx(tmp_path):
 
 def test_idx_read_speeds(data_root):
     speeds = bench.idx_read_speeds(repeat=1, python_images=20)
-    assert set(speeds) == {"mnistlib.idx, uncompressed", "idx2numpy, uncompressed", "mnistlib.idx, gzip",
-                           "idx2numpy, gzip (gzip.open file object)", "plain Python loop, uncompressed"}
+    assert set(speeds) == {
+        "mnistlib.idx, uncompressed",
+        "idx2numpy, uncompressed",
+        "mnistlib.idx, gzip",
+        "idx2numpy, gzip (gzip.open file object)",
+        "plain Python loop, uncompressed",
+    }
     assert all(v > 0 for v in speeds.values())
     assert speeds["mnistlib.idx, uncompressed"] > speeds["plain Python loop, uncompressed"]
 
@@ -58,13 +63,25 @@ def test_chapter_benchmark_keeps_each_chapters_best_test_accuracy():
     spec = importlib.util.spec_from_file_location("bench_chapters", script)
     chapters = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(chapters)
-    ledger = pd.DataFrame({"chapter": [chapters.CNN, chapters.CNN, chapters.AUGMENTATION, chapters.AUGMENTATION, "10_results"],
-                           "model": ["simple_cnn", "vgg_like", "bn_cnn", "standard_cnn_shift", "ensemble"],
-                           "test_accuracy": [0.9851, 0.98, float("nan"), None, 0.99],
-                           "data": ["MNIST (verified)"] * 5})
-    rows = {chapters.CNN: {"seconds": 1.0}, chapters.AUGMENTATION: {"seconds": 2.0}, chapters.ERROR_ANALYSIS: {"seconds": 3.0}}
+    ledger = pd.DataFrame(
+        {
+            "chapter": [chapters.CNN, chapters.CNN, chapters.AUGMENTATION, chapters.AUGMENTATION, "10_results"],
+            "model": ["simple_cnn", "vgg_like", "bn_cnn", "standard_cnn_shift", "ensemble"],
+            "test_accuracy": [0.9851, 0.98, float("nan"), None, 0.99],
+            "data": ["MNIST (verified)"] * 5,
+        }
+    )
+    rows = {
+        chapters.CNN: {"seconds": 1.0},
+        chapters.AUGMENTATION: {"seconds": 2.0},
+        chapters.ERROR_ANALYSIS: {"seconds": 3.0},
+    }
     chapters.best_models(ledger, rows)
-    assert rows[chapters.CNN] == {"seconds": 1.0, "best_model": "simple_cnn", "best_test_accuracy": 0.9851,
-                              "best_data": "MNIST (verified)"}
+    assert rows[chapters.CNN] == {
+        "seconds": 1.0,
+        "best_model": "simple_cnn",
+        "best_test_accuracy": 0.9851,
+        "best_data": "MNIST (verified)",
+    }
     assert rows[chapters.AUGMENTATION] == {"seconds": 2.0}, "a model without a test accuracy is no best model"
     assert rows[chapters.ERROR_ANALYSIS] == {"seconds": 3.0} and "10_results" not in rows

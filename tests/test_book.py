@@ -57,8 +57,12 @@ def test_no_stderr_reaches_an_executed_page(book_build):
     notebooks = [p for p in _toc_chapters() if (ROOT / f"{p}.ipynb").is_file()]
     executed = {p: BUILD_OUT / "_build" / "jupyter_execute" / f"{p}.ipynb" for p in notebooks}
     assert all(path.is_file() for path in executed.values()), "every notebook's executed copy must exist"
-    found = [f"{page}: {''.join(out['text'])[:300]!r}" for page, path in executed.items()
-             for cell in json.loads(path.read_text())["cells"] for out in cell.get("outputs", [])
-             if out.get("output_type") == "stream" and out.get("name") == "stderr"]
+    found = [
+        f"{page}: {''.join(out['text'])[:300]!r}"
+        for page, path in executed.items()
+        for cell in json.loads(path.read_text())["cells"]
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream" and out.get("name") == "stderr"
+    ]
     assert not found, "\n".join(found)
     assert "mystnb.stderr" not in book_build[1]

@@ -14,8 +14,15 @@ spec.loader.exec_module(book_assets)
 
 def test_duplicate_scripts_are_dropped_once_each_in_order():
     inline = SimpleNamespace(filename="", attributes={"body": "const THEBE_JS_URL = 'x'"})
-    context = {"script_files": ["a.js", inline, "b.js", "a.js",
-                                SimpleNamespace(filename="", attributes={"body": "const THEBE_JS_URL = 'x'"})]}
+    context = {
+        "script_files": [
+            "a.js",
+            inline,
+            "b.js",
+            "a.js",
+            SimpleNamespace(filename="", attributes={"body": "const THEBE_JS_URL = 'x'"}),
+        ]
+    }
     book_assets.drop_duplicate_scripts(None, "intro", "page.html", context, None)
     assert context["script_files"] == ["a.js", inline, "b.js"]
 
@@ -42,8 +49,12 @@ def test_icon_is_drawn_from_the_svg():
 def test_favicon_ico_is_written_beside_index(tmp_path):
     from PIL import Image
 
-    app = SimpleNamespace(config=SimpleNamespace(html_favicon="book/favicon.svg"), confdir=str(ROOT),
-                          outdir=str(tmp_path), builder=SimpleNamespace(format="html"))
+    app = SimpleNamespace(
+        config=SimpleNamespace(html_favicon="book/favicon.svg"),
+        confdir=str(ROOT),
+        outdir=str(tmp_path),
+        builder=SimpleNamespace(format="html"),
+    )
     book_assets.write_favicon_ico(app, None)
     with Image.open(tmp_path / "favicon.ico") as ico:
         assert ico.format == "ICO" and ico.info["sizes"] == {(s, s) for s in book_assets.ICO_SIZES}

@@ -33,14 +33,18 @@ def test_book_model_with_another_seed_is_another_cached_model(artifacts):
 
 def test_refit_keeps_the_validated_settings_and_replays_its_learning_rates(artifacts):
     """Chapter 10's final models: trained again on training + validation digits, nothing left to watch."""
-    refit, validated, data = book_models.refit_book_model("simple_cnn", chapter=chapters.RESULTS_AND_ENSEMBLES, profile_name="smoke")
+    refit, validated, data = book_models.refit_book_model(
+        "simple_cnn", chapter=chapters.RESULTS_AND_ENSEMBLES, profile_name="smoke"
+    )
     assert not refit.loaded and refit.path.parent == artifacts / "smoke" / chapters.RESULTS_AND_ENSEMBLES
     assert refit.info["n_train"] == len(data.y_train) + len(data.y_val) and refit.info["n_val"] == 0
     assert refit.epochs == validated.epochs == 2 and refit.info["seed"] == validated.info["seed"] == 42
     assert "val_loss" not in refit.history
     np.testing.assert_allclose(refit.history["learning_rate"], validated.history["learning_rate"], rtol=1e-6)
     assert not np.array_equal(refit.model.get_weights()[0], validated.model.get_weights()[0])
-    again, _, _ = book_models.refit_book_model("simple_cnn", chapter=chapters.RESULTS_AND_ENSEMBLES, profile_name="smoke")
+    again, _, _ = book_models.refit_book_model(
+        "simple_cnn", chapter=chapters.RESULTS_AND_ENSEMBLES, profile_name="smoke"
+    )
     assert again.loaded and again.path == refit.path
 
 

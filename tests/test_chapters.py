@@ -18,7 +18,9 @@ def test_chapters_are_the_notebooks_in_reading_order():
 def test_each_page_sets_itself_up_under_its_own_name(page):
     path = ROOT / ("chapters" if page in chapters.CHAPTERS else "book") / f"{page}.ipynb"
     code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
-    names = set(re.findall(r"""setup\(\s*["']([^"']+)["']""", code)) | set(re.findall(r"""CHAPTER = ["']([^"']+)""", code))
+    names = set(re.findall(r"""setup\(\s*["']([^"']+)["']""", code)) | set(
+        re.findall(r"""CHAPTER = ["']([^"']+)""", code)
+    )
     assert names == {page}, f"{path.name} sets itself up as {names}"
 
 

@@ -23,8 +23,13 @@ EPOCHS = 4
 def start_worker(folder: Path, mode: str) -> subprocess.Popen:
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=str(root))
-    return subprocess.Popen([sys.executable, str(WORKER), str(folder), str(EPOCHS), mode], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), str(folder), str(EPOCHS), mode],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def run_worker(folder: Path, mode: str = "normal") -> list[np.ndarray]:
@@ -172,8 +177,7 @@ def test_weights_only_resume_loses_the_optimizer_state(finished):
 
 def test_checkpoints_are_pruned_but_kept_epochs_stay(tmp_path):
     x, y = data()
-    checkpoints.resumable_fit(build, x[:64], y[:64], folder=tmp_path, epochs=4, batch_size=32, keep=1,
-                              keep_epochs=(2,))
+    checkpoints.resumable_fit(build, x[:64], y[:64], folder=tmp_path, epochs=4, batch_size=32, keep=1, keep_epochs=(2,))
     assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["epoch-002.keras", "epoch-004.keras"]
 
 

@@ -54,8 +54,14 @@ def shared(tmp_path) -> Path:
     root = tmp_path / "shared"
     for folder, names in {
         "MNIST": datasets.DEFAULT_FILES["mnist"],
-        "QMNIST": ("LICENSE", "qmnist-train-labels-idx2-int.gz", "qmnist-test-labels-idx2-int.gz",
-                   "qmnist-train-labels.tsv.gz", "qmnist-test-labels.tsv.gz", "qmnist-test-labels-idx1-ubyte.gz"),
+        "QMNIST": (
+            "LICENSE",
+            "qmnist-train-labels-idx2-int.gz",
+            "qmnist-test-labels-idx2-int.gz",
+            "qmnist-train-labels.tsv.gz",
+            "qmnist-test-labels.tsv.gz",
+            "qmnist-test-labels-idx1-ubyte.gz",
+        ),
         "QMNIST-standin": datasets.DEFAULT_FILES["qmnist"],
     }.items():
         (root / folder).mkdir(parents=True)
@@ -71,6 +77,7 @@ def shared(tmp_path) -> Path:
 @pytest.fixture
 def mirror(shared):
     """A local HTTP server publishing the new dataset's folder."""
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -90,8 +97,17 @@ def digits16(shared, mirror):
     for split in SIZES:
         for name, what in zip(files_of(split), ("images", "labels")):
             raw = (shared / FOLDER / name).read_bytes()
-            files.append(DataFile(name, FOLDER, md5(raw), md5(gzip.decompress(raw)), (mirror,),
-                                  f"digits16 {split} {what}", SIZES[split]))
+            files.append(
+                DataFile(
+                    name,
+                    FOLDER,
+                    md5(raw),
+                    md5(gzip.decompress(raw)),
+                    (mirror,),
+                    f"digits16 {split} {what}",
+                    SIZES[split],
+                )
+            )
     entry = Dataset(NAME, FOLDER, tuple(files), splits={s: files_of(s) for s in SIZES}, image_shape=(16, 16))
     datasets.register(entry)
     try:
@@ -103,8 +119,12 @@ def digits16(shared, mirror):
 
 
 def offline_folder(shared: Path, target: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(ROOT / ".ci" / "offline-data.sh"), str(shared), str(target)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["bash", str(ROOT / ".ci" / "offline-data.sh"), str(shared), str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def links(folder: Path) -> dict[str, str]:
@@ -112,6 +132,7 @@ def links(folder: Path) -> dict[str, str]:
 
 
 # ---- the entry reaches every place -------------------------------------------------------------------------------
+
 
 def test_loader_and_experiment_data_on_the_new_dataset(digits16, shared, monkeypatch):
     monkeypatch.setenv("MNISTLIB_DATA", str(shared))  # the flat-or-foldered lookup finds DIGITS16/
@@ -180,6 +201,7 @@ def test_real_offline_copy_gives_the_usual_folder(tmp_path):
 
 
 # ---- what an entry must get right --------------------------------------------------------------------------------
+
 
 def test_image_shape_is_checked(digits16, shared, monkeypatch):
     monkeypatch.setitem(datasets.DATASETS, NAME, dataclasses.replace(digits16, image_shape=(28, 28)))

@@ -13,8 +13,14 @@ import numpy as np
 import pytest
 
 from mnistlib import datasets
-from mnistlib.datasets import (DataUnavailableError, UnverifiedDataWarning, load_mnist, load_qmnist,
-                               stratified_indices, train_val_split)
+from mnistlib.datasets import (
+    DataUnavailableError,
+    UnverifiedDataWarning,
+    load_mnist,
+    load_qmnist,
+    stratified_indices,
+    train_val_split,
+)
 from mnistlib.idx import IdxFormatError, write_idx
 
 MNIST = datasets.DEFAULT_FILES["mnist"]
@@ -22,15 +28,29 @@ MNIST = datasets.DEFAULT_FILES["mnist"]
 
 # ---- the registry ----------------------------------------------------------------------
 
+
 def test_registry_is_complete_and_well_formed():
-    assert set(MNIST) == {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
-    for name in ("qmnist-train-images-idx3-ubyte.gz", "qmnist-test-labels-idx2-int.gz",
-                 "qmnist-train-labels.tsv.gz", "xnist-images-idx3-ubyte.xz", "xnist-labels-idx2-int.xz"):
+    assert set(MNIST) == {
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    }
+    for name in (
+        "qmnist-train-images-idx3-ubyte.gz",
+        "qmnist-test-labels-idx2-int.gz",
+        "qmnist-train-labels.tsv.gz",
+        "xnist-images-idx3-ubyte.xz",
+        "xnist-labels-idx2-int.xz",
+    ):
         assert name in datasets.REGISTRY
     assert list(datasets.DATASETS) == ["mnist", "qmnist"] and list(datasets.DEFAULT_FILES) == ["mnist", "qmnist"]
-    assert datasets.DEFAULT_FILES["qmnist"] == ("qmnist-train-images-idx3-ubyte.gz", "qmnist-train-labels-idx2-int.gz",
-                                                "qmnist-test-images-idx3-ubyte.gz", "qmnist-test-labels-idx2-int.gz")
+    assert datasets.DEFAULT_FILES["qmnist"] == (
+        "qmnist-train-images-idx3-ubyte.gz",
+        "qmnist-train-labels-idx2-int.gz",
+        "qmnist-test-images-idx3-ubyte.gz",
+        "qmnist-test-labels-idx2-int.gz",
+    )
     for ds in datasets.DATASETS.values():
         assert ds.image_shape == (28, 28) and set(ds.splits) == {"train", "test"}
         assert all(datasets.REGISTRY[f.name] == f for f in ds.files)
@@ -44,6 +64,7 @@ def test_registry_is_complete_and_well_formed():
 
 
 # ---- loading the real data ---------------------------------------------------------------
+
 
 def test_load_mnist(data_root):
     train, test = load_mnist("train"), load_mnist("test")
@@ -89,6 +110,7 @@ def test_load_qmnist_bad_subset():
 
 
 # ---- verification: canonical, payload, stand-in, unverified ----------------------------------
+
 
 @pytest.fixture
 def folder(tmp_path, real_file):
@@ -166,7 +188,7 @@ def test_missing_data_offline_is_a_short_message_that_starts_with_the_fix(tmp_pa
     assert datasets.main(["fetch", "--data-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.count("Downloading data from") <= 1, "pooch announces the first try only"
-    msg = err[err.index("Data files are missing"):].strip()
+    msg = err[err.index("Data files are missing") :].strip()
     lines = msg.splitlines()
     assert lines[0].startswith("Data files are missing. Set MNISTLIB_DATA") and "make data" in lines[0]
     assert "python -m mnistlib fetch mnist qmnist" in lines[0]
@@ -179,11 +201,14 @@ def test_missing_data_offline_is_a_short_message_that_starts_with_the_fix(tmp_pa
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("labels,why", [
-    (np.zeros((2, 8), np.uint8), "uint8 (2, 8)"),
-    (np.zeros((2, 1), np.uint8), "uint8 (2, 1)"),
-    (np.array([1.7, 2.2], np.float32), "float32 (2,)"),
-])
+@pytest.mark.parametrize(
+    "labels,why",
+    [
+        (np.zeros((2, 8), np.uint8), "uint8 (2, 8)"),
+        (np.zeros((2, 1), np.uint8), "uint8 (2, 1)"),
+        (np.array([1.7, 2.2], np.float32), "float32 (2,)"),
+    ],
+)
 def test_labels_must_be_one_dimensional_integers(tmp_path, labels, why):
     """DigitSet.labels is int64 (N,): a labels file of another shape or a float type is refused, naming the file."""
     write_idx(tmp_path / "MNIST" / "t10k-images-idx3-ubyte.gz", np.zeros((2, 28, 28), np.uint8))
@@ -235,20 +260,30 @@ def test_command_line_status_without_datasets_reports_every_registered_one(data_
 
 
 def test_python_dash_m_mnistlib_runs_the_data_command_without_warnings(folder):
-    done = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "mnistlib", "status", "mnist",
-                           "--data-dir", str(folder)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "mnistlib", "status", "mnist", "--data-dir", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "t10k-images-idx3-ubyte.gz: verified" in done.stdout and "RuntimeWarning" not in done.stderr
 
 
 def test_python_dash_m_mnistlib_status_with_no_arguments(data_root):
-    done = subprocess.run([sys.executable, "-m", "mnistlib", "status"], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, MNISTLIB_DATA=str(data_root)))
+    done = subprocess.run(
+        [sys.executable, "-m", "mnistlib", "status"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, MNISTLIB_DATA=str(data_root)),
+    )
     assert done.returncode == 0, done.stderr
     assert "train-images-idx3-ubyte.gz: verified" in done.stdout and "qmnist-train-labels-idx2-int.gz" in done.stdout
 
 
 # ---- downloads from a real HTTP server on 127.0.0.1 ------------------------------------------
+
 
 class Server:
     """Serves files under /<mode>/<name>: good, corrupt, drop (connection closed mid-body), 500, stall."""
@@ -350,6 +385,7 @@ def test_recompressing_mirror_is_accepted(tmp_path, server, monkeypatch):
 
 
 # ---- preparing arrays for models -----------------------------------------------------------
+
 
 def test_as_float():
     x = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)

@@ -43,8 +43,9 @@ WIDTH = 120
 #: A clause appended to a docstring's last line keeps that line this short; else it gets a line of its own.
 PROSE_WIDTH = 100
 #: A clause, well-formed or not: "Introduced in chapter 02.", "introduced in chapter 09\n    (``09_error_analysis``)."
-CLAUSE = re.compile(r"\bIntroduced\s+in\s+chapters?\s+(?P<nn>\d\d)\b(?P<slug>\s*\(``[^`]*``\))?(?P<dot>\.)?",
-                    re.IGNORECASE)
+CLAUSE = re.compile(
+    r"\bIntroduced\s+in\s+chapters?\s+(?P<nn>\d\d)\b(?P<slug>\s*\(``[^`]*``\))?(?P<dot>\.)?", re.IGNORECASE
+)
 _MISSING = object()
 
 
@@ -84,8 +85,11 @@ def _ours(obj) -> bool:
 
 def code_cells(notebook: Path) -> list[str]:
     cells = json.loads(notebook.read_text())["cells"]
-    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-            for c in cells if c["cell_type"] == "code"]
+    return [
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in cells
+        if c["cell_type"] == "code"
+    ]
 
 
 _MAGIC = re.compile(r"^(\s*)[%!?]")
@@ -159,8 +163,11 @@ class Uses:
             if module is _MISSING:
                 return
             self.note(module)
-            names = [(n, n) for n in getattr(module, "__all__", [])] if node.names[0].name == "*" else [
-                (a.name, a.asname or a.name) for a in node.names]
+            names = (
+                [(n, n) for n in getattr(module, "__all__", [])]
+                if node.names[0].name == "*"
+                else [(a.name, a.asname or a.name) for a in node.names]
+            )
             for name, bound in names:
                 obj = getattr(module, name, _MISSING)
                 if obj is _MISSING:
@@ -275,8 +282,13 @@ class Docstring:
 
     def should_say(self) -> str:
         if self.should is None:
-            return "no clause (" + ("no chapter imports it)" if self.kind == "module" else "no chapter uses it)"
-                                   if self.kind == "public" else "only public functions and classes carry one)")
+            return "no clause (" + (
+                "no chapter imports it)"
+                if self.kind == "module"
+                else "no chapter uses it)"
+                if self.kind == "public"
+                else "only public functions and classes carry one)"
+            )
         return f'"{clause(self.should)}"' + (" or no clause" if self.kind == "module" else " at the end")
 
 
@@ -309,8 +321,12 @@ def docstrings(module: str, source: str, public, modules) -> list[Docstring]:
 
 def _docstring_node(node) -> ast.Constant | None:
     body = getattr(node, "body", None)
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(
-            body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         return body[0].value
     return None
 
@@ -331,8 +347,10 @@ def problems() -> list[str]:
 
 def test_every_introduced_in_clause_names_the_first_chapter_that_uses_the_name():
     wrong = problems()
-    assert not wrong, (f"{len(wrong)} docstring(s) with a wrong 'Introduced in chapter' clause "
-                       "(run `python tests/test_docstrings.py --fix`):\n  " + "\n  ".join(wrong))
+    assert not wrong, (
+        f"{len(wrong)} docstring(s) with a wrong 'Introduced in chapter' clause "
+        "(run `python tests/test_docstrings.py --fix`):\n  " + "\n  ".join(wrong)
+    )
 
 
 def test_uses_are_resolved_through_imports_and_reexports():
@@ -353,8 +371,14 @@ def test_uses_are_resolved_through_imports_and_reexports():
     )
     assert {id(notebook.setup), id(training.fit), id(models.simple_cnn), id(datasets.as_float)} <= set(uses.objects)
     assert id(training.run_info) not in uses.objects, "a line of IPython magic is not code"
-    assert {"mnistlib", "mnistlib.notebook", "mnistlib.training", "mnistlib.models", "mnistlib.datasets",
-            "mnistlib.plots"} <= uses.modules
+    assert {
+        "mnistlib",
+        "mnistlib.notebook",
+        "mnistlib.training",
+        "mnistlib.models",
+        "mnistlib.datasets",
+        "mnistlib.plots",
+    } <= uses.modules
     rebound = Uses().code("from mnistlib import training\ntraining = object()\ntraining.fit\n")
     assert id(training.fit) not in rebound.objects, "a name rebound to something else no longer denotes the module"
 
@@ -362,9 +386,11 @@ def test_uses_are_resolved_through_imports_and_reexports():
 def test_a_wrong_clause_is_reported_and_fixed():
     from mnistlib import chapters
 
-    source = ('"""A module."""\n\n\ndef f():\n    """Do f.\n\n    Introduced in chapter 03 (``03_linear_models``).\n'
-              '    """\n\n\ndef g():\n    """Do g. Introduced in chapter 02."""\n\n\nclass C:\n    """A C.\n\n'
-              '    Introduced in chapter 01 (``01_idx_format``), where it is needed.\n    """\n')
+    source = (
+        '"""A module."""\n\n\ndef f():\n    """Do f.\n\n    Introduced in chapter 03 (``03_linear_models``).\n'
+        '    """\n\n\ndef g():\n    """Do g. Introduced in chapter 02."""\n\n\nclass C:\n    """A C.\n\n'
+        '    Introduced in chapter 01 (``01_idx_format``), where it is needed.\n    """\n'
+    )
     public = {("m", "f"): chapters.RESULTS_AND_ENSEMBLES, ("m", "g"): None, ("m", "C"): chapters.IDX_FORMAT}
     docs = docstrings("m", source, public, {"m": chapters.EXPLORING_THE_DATA})
     assert [d.where for d in docs if d.wrong()] == ["m.f", "m.g", "m.C"]
@@ -393,7 +419,7 @@ def _remove(body: str, match: re.Match) -> str:
     before, after = body[line_start:start], body[end:line_end]
     if not before.strip() and not after.strip():
         if line_start == 0:  # the summary line: keep the opening quotes' line
-            return body[line_end + 1:] if line_end < len(body) else ""
+            return body[line_end + 1 :] if line_end < len(body) else ""
         return body[: line_start - 1] + body[line_end:]
     start -= len(before) - len(before.rstrip())
     if not before.strip():  # a clause that opens a line and the sentence after it goes on: drop its space too
@@ -414,10 +440,13 @@ def _rewrite(doc: Docstring, segment: str, indent: int) -> tuple[str, str] | Non
     if not doc.wrong():
         return segment, ""
     kind = "removed" if should is None else ("added" if not matches else "fixed")
-    in_place = bool(matches) and should is not None and (
-        doc.kind == "module" or (len(matches) == 1 and not body[matches[0].end():].strip()))
+    in_place = (
+        bool(matches)
+        and should is not None
+        and (doc.kind == "module" or (len(matches) == 1 and not body[matches[0].end() :].strip()))
+    )
     for c in matches[1:] if in_place else matches:  # removing "Introduced in chapter 06, where ..." needs a person
-        if c.group("dot") is None and body[c.end():].strip():
+        if c.group("dot") is None and body[c.end() :].strip():
             return None
     if in_place:
         for extra in reversed(matches[1:]):  # from the end: the positions of the clauses before stay valid
@@ -425,12 +454,13 @@ def _rewrite(doc: Docstring, segment: str, indent: int) -> tuple[str, str] | Non
         c = matches[0]
         space = re.match(r"\s*", c.group("slug") or " ").group(0) or " "
         new = f"Introduced in chapter {should[:2]}{space}(``{should}``)" + (
-            "" if doc.kind == "module" and c.group("dot") is None else ".")
-        body = body[: c.start()] + new + body[c.end():]
+            "" if doc.kind == "module" and c.group("dot") is None else "."
+        )
+        body = body[: c.start()] + new + body[c.end() :]
         start = c.start()
         line_start = body.rfind("\n", 0, start) + 1
         line_end = body.find("\n", start)
-        line = body[line_start: len(body) if line_end < 0 else line_end]
+        line = body[line_start : len(body) if line_end < 0 else line_end]
         first = line_start == 0
         if (indent + len(prefix) + len(quote) if first else 0) + len(line) > WIDTH and body[line_start:start].strip():
             head = body[:start].rstrip(" ")

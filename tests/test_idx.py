@@ -106,6 +106,7 @@ def test_compressed_and_file_inputs_give_writable_arrays(tmp_path):
 
 # ---- malformed input: IdxFormatError naming the source and the problem ------------------
 
+
 def _raises(data, *fragments, source_name=None, tmp_path=None):
     if tmp_path is not None:
         path = tmp_path / (source_name or "bad-file")
@@ -153,12 +154,15 @@ def test_payload_errors_for_bytes_and_compressed_sources():
     _raises(gzip.compress(header(0x0E, 2) + b"\x00" * 8), "shorter", "needs 16", "found 8")
 
 
-@pytest.mark.parametrize("kind,data", [
-    ("gzip", b"\x1f\x8b\x08\x00" + b"garbage that is not deflate" * 3),
-    ("gzip", gzip.compress(header(0x08, 1000) + bytes(1000))[:-30]),  # truncated stream
-    ("xz", b"\xfd7zXZ\x00" + b"\x00" * 40),
-    ("bz2", b"BZh9" + b"\x12" * 40),
-])
+@pytest.mark.parametrize(
+    "kind,data",
+    [
+        ("gzip", b"\x1f\x8b\x08\x00" + b"garbage that is not deflate" * 3),
+        ("gzip", gzip.compress(header(0x08, 1000) + bytes(1000))[:-30]),  # truncated stream
+        ("xz", b"\xfd7zXZ\x00" + b"\x00" * 40),
+        ("bz2", b"BZh9" + b"\x12" * 40),
+    ],
+)
 def test_corrupt_compressed_stream(tmp_path, kind, data):
     _raises(data, f"corrupt {kind} stream", tmp_path=tmp_path)
 
@@ -220,7 +224,10 @@ def test_missing_file_is_file_not_found(tmp_path):
 
 # ---- write_idx -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bad", [np.zeros(3, np.int64), np.zeros(3, bool), np.zeros(3, np.uint16), np.zeros(3, complex)])
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros(3, np.int64), np.zeros(3, bool), np.zeros(3, np.uint16), np.zeros(3, complex)]
+)
 def test_write_rejects_dtypes_without_a_type_code(tmp_path, bad):
     with pytest.raises(ValueError, match=f"dtype {bad.dtype} has no IDX type code"):
         write_idx(tmp_path / "x.idx", bad)
@@ -257,6 +264,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 
 
 # ---- the real files --------------------------------------------------------------------
+
 
 def test_real_mnist_files(real_file):
     labels = read_idx(real_file("t10k-labels-idx1-ubyte.gz"))

@@ -52,7 +52,7 @@ def test_arbitrary_bytes_parse_or_raise_idx_format_error(data):
     result = parse(data)
     if isinstance(result, np.ndarray):  # then the header must describe exactly this array
         code, ndim = data[2], data[3]
-        dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+        dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
         assert result.shape == dims and result.dtype == IDX_TYPES[code].newbyteorder("=")
 
 
@@ -61,7 +61,7 @@ def test_arbitrary_bytes_parse_or_raise_idx_format_error(data):
 def test_well_formed_headers_give_the_payload_or_name_the_mismatch(file, compression):
     code, dims, data = file
     size = int(np.prod(dims)) * IDX_TYPES[code].itemsize
-    payload = data[4 + 4 * len(dims):]
+    payload = data[4 + 4 * len(dims) :]
     result = parse(COMPRESS[compression](data))
     if len(payload) == size:
         assert isinstance(result, np.ndarray), result
@@ -78,17 +78,22 @@ def test_corrupted_bytes_never_escape_as_other_errors(file, position, junk):
     for compression in ("raw", "gzip"):
         blob = bytearray(COMPRESS[compression](data))
         at = min(position, len(blob) - 1)
-        blob[at:at + len(junk)] = junk
+        blob[at : at + len(junk)] = junk
         parse(bytes(blob))
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(1, 2**32 - 1), min_size=1, max_size=3), st.sampled_from(sorted(IDX_TYPES)),
-       st.integers(0, 256), st.sampled_from(["raw", "gzip"]))
+@given(
+    st.lists(st.integers(1, 2**32 - 1), min_size=1, max_size=3),
+    st.sampled_from(sorted(IDX_TYPES)),
+    st.integers(0, 256),
+    st.sampled_from(["raw", "gzip"]),
+)
 def test_allocation_stays_proportional_to_the_input(dims, code, n_payload, compression):
     """A header may claim terabytes; what read_idx allocates is bounded by what it was given."""
-    data = COMPRESS[compression](struct.pack(">HBB", 0, code, len(dims)) + struct.pack(f">{len(dims)}I", *dims)
-                                 + bytes(n_payload))
+    data = COMPRESS[compression](
+        struct.pack(">HBB", 0, code, len(dims)) + struct.pack(f">{len(dims)}I", *dims) + bytes(n_payload)
+    )
     tracemalloc.start()
     try:
         parse(data)
@@ -99,12 +104,17 @@ def test_allocation_stays_proportional_to_the_input(dims, code, n_payload, compr
 
 
 @FAST
-@given(st.lists(st.sampled_from([0, 1, 2, 2**32 - 1]), min_size=1, max_size=255), st.sampled_from(sorted(IDX_TYPES)),
-       st.integers(0, 16), st.sampled_from(["raw", "gzip"]))
+@given(
+    st.lists(st.sampled_from([0, 1, 2, 2**32 - 1]), min_size=1, max_size=255),
+    st.sampled_from(sorted(IDX_TYPES)),
+    st.integers(0, 16),
+    st.sampled_from(["raw", "gzip"]),
+)
 def test_any_rank_and_extreme_sizes_parse_or_raise_idx_format_error(dims, code, n_payload, compression):
     """IDX allows 255 dimensions of up to 2**32-1; numpy holds 64 and less than 2**63 bytes: beyond is refused."""
-    data = COMPRESS[compression](struct.pack(">HBB", 0, code, len(dims)) + struct.pack(f">{len(dims)}I", *dims)
-                                 + bytes(n_payload))
+    data = COMPRESS[compression](
+        struct.pack(">HBB", 0, code, len(dims)) + struct.pack(f">{len(dims)}I", *dims) + bytes(n_payload)
+    )
     result = parse(data)
     if isinstance(result, np.ndarray):
         assert result.shape == tuple(dims)

@@ -70,14 +70,16 @@ def test_notebook_structure(nb):
     code = [c for c in cs if c["cell_type"] == "code"]
     first = source(code[0])
     calls_setup = f'mnistlib.setup("{nb.stem}"' in first or (
-        f'CHAPTER = "{nb.stem}"' in first and "mnistlib.setup(CHAPTER" in first)
+        f'CHAPTER = "{nb.stem}"' in first and "mnistlib.setup(CHAPTER" in first
+    )
     assert calls_setup, "the first code cell calls mnistlib.setup with the chapter name"
     hidden = [c for c in code if "remove-cell" in tags(c)]
     assert hidden and all("assert" in source(c) for c in hidden), "hidden checks must assert real facts"
     for prev, cell in zip(cs, cs[1:]):
         if cell["cell_type"] == "code" and "remove-cell" not in tags(cell):
             assert prev["cell_type"] == "markdown" or "remove-cell" in tags(prev), (
-                f"{nb.name}: write a sentence of why before the code cell starting {source(cell)[:60]!r}")
+                f"{nb.name}: write a sentence of why before the code cell starting {source(cell)[:60]!r}"
+            )
 
 
 LEGACY = re.compile(r"tf\.keras|tensorflow\.keras|ImageDataGenerator|from keras\.(preprocessing|legacy)")

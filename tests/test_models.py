@@ -7,22 +7,25 @@ import pytest
 from mnistlib import models, training
 
 
-@pytest.mark.parametrize("name,config,params", [
-    ("softmax_regression", {}, 7_850),
-    ("mlp_256", {}, 203_530),  # the original experiment's count
-    ("mlp_sigmoid_100", {}, 79_510),
-    ("deep_mlp", {}, 244_522),
-    ("deep_mlp", {"dropout": 0.3}, 244_522),
-    ("simple_cnn", {}, 130_890),  # the original experiments' counts from here on
-    ("simple_cnn", {"augment": {"shift": 0.1}}, 130_890),  # augmentation adds no parameters
-    ("vgg_like", {}, 336_940),
-    ("vgg_like", {"batch_norm": True}, 340_700),
-    ("bn_cnn", {}, 597_066),
-    ("standard_cnn", {}, 35_445_522),
-    ("resnet", {}, 8_606_666),
-    ("resnet", {"decay_steps": 100}, 8_606_666),  # a schedule adds no parameters
-    ("resnet", {"blocks": (1, 1, 1)}, 1_996_746),  # the smoke profile's depth
-])
+@pytest.mark.parametrize(
+    "name,config,params",
+    [
+        ("softmax_regression", {}, 7_850),
+        ("mlp_256", {}, 203_530),  # the original experiment's count
+        ("mlp_sigmoid_100", {}, 79_510),
+        ("deep_mlp", {}, 244_522),
+        ("deep_mlp", {"dropout": 0.3}, 244_522),
+        ("simple_cnn", {}, 130_890),  # the original experiments' counts from here on
+        ("simple_cnn", {"augment": {"shift": 0.1}}, 130_890),  # augmentation adds no parameters
+        ("vgg_like", {}, 336_940),
+        ("vgg_like", {"batch_norm": True}, 340_700),
+        ("bn_cnn", {}, 597_066),
+        ("standard_cnn", {}, 35_445_522),
+        ("resnet", {}, 8_606_666),
+        ("resnet", {"decay_steps": 100}, 8_606_666),  # a schedule adds no parameters
+        ("resnet", {"blocks": (1, 1, 1)}, 1_996_746),  # the smoke profile's depth
+    ],
+)
 def test_builders_parameter_counts_and_shapes(name, config, params):
     model = models.build(name, **config)
     assert model.count_params() == params
@@ -34,7 +37,9 @@ def test_builders_parameter_counts_and_shapes(name, config, params):
 
 def test_resnet_stages_and_schedule():
     model = models.resnet(decay_steps=10)
-    shapes = [model.get_layer(f"stage{s}_block{n}_out").output.shape[1:] for s, n in zip((1, 2, 3), models.RESNET_BLOCKS)]
+    shapes = [
+        model.get_layer(f"stage{s}_block{n}_out").output.shape[1:] for s, n in zip((1, 2, 3), models.RESNET_BLOCKS)
+    ]
     assert shapes == [(7, 7, 256), (4, 4, 512), (2, 2, 1024)]
     assert sum(isinstance(layer, keras.layers.PReLU) for layer in model.layers) == 1 + 3 * sum(models.RESNET_BLOCKS)
     assert isinstance(model.optimizer, keras.optimizers.Nadam)
@@ -102,8 +107,9 @@ def test_random_affine_transform_is_exact():
     shifted = np.zeros_like(x)
     shifted[:, 0:25, 2:28] = x[:, 3:28, 0:26]  # 2 pixels right, 3 up
     np.testing.assert_array_equal(out(zero, one, zero, 2 * one, -3 * one), shifted)
-    np.testing.assert_allclose(out(np.full(2, np.pi / 2, np.float32), one, zero, zero, zero),
-                               np.rot90(x, 1, axes=(1, 2)), atol=1e-5)  # anticlockwise on screen
+    np.testing.assert_allclose(
+        out(np.full(2, np.pi / 2, np.float32), one, zero, zero, zero), np.rot90(x, 1, axes=(1, 2)), atol=1e-5
+    )  # anticlockwise on screen
     smaller = out(zero, 2 * one, zero, zero, zero)  # scale 2: the digit at half size, ink halved by area
     assert abs(smaller.sum() - x.sum() / 4) < 0.1 * x.sum()
 
@@ -116,11 +122,14 @@ def test_random_affine_draws_differ_per_image_and_follow_the_seed():
     assert len({arr.tobytes() for arr in a}) == len(a)  # a fresh transformation for every image
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"shift": 1.5}, "shift=1.5 is out of range"),
-    ({"rotation": -5}, "rotation=-5 is out of range"),
-    ({"shift": 0, "rotation": 0, "zoom": 0}, "every transformation is switched off"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"shift": 1.5}, "shift=1.5 is out of range"),
+        ({"rotation": -5}, "rotation=-5 is out of range"),
+        ({"shift": 0, "rotation": 0, "zoom": 0}, "every transformation is switched off"),
+    ],
+)
 def test_augmentation_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         models.augmentation(**kwargs)

@@ -38,10 +38,12 @@ def test_importing_mnistlib_first_keeps_tensorflows_start_up_log_off_stderr():
     import subprocess
     import sys
 
-    code = ("import mnistlib, keras, numpy as np\n"
-            "m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
-            "m.compile('adam', 'mse'); m.fit(np.ones((8, 4)), np.ones((8, 2)), verbose=0)\n"
-            "print(keras.backend.backend())")
+    code = (
+        "import mnistlib, keras, numpy as np\n"
+        "m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+        "m.compile('adam', 'mse'); m.fit(np.ones((8, 4)), np.ones((8, 2)), verbose=0)\n"
+        "print(keras.backend.backend())"
+    )
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -13,8 +13,9 @@ from mnistlib import plots
 
 def test_digit_grid_is_titled_and_labelled():
     images = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
-    fig = plots.digit_grid(images, [f"d{i}" for i in range(12)], ncols=5, title="Twelve digits",
-                           row_labels=["a", "b", "c"])
+    fig = plots.digit_grid(
+        images, [f"d{i}" for i in range(12)], ncols=5, title="Twelve digits", row_labels=["a", "b", "c"]
+    )
     assert fig._suptitle.get_text() == "Twelve digits"
     axes = fig.axes
     assert len(axes) == 15 and axes[0].get_title() == "d0" and axes[0].get_ylabel() == "a"
@@ -56,6 +57,7 @@ def test_mistake_label_and_confusion_heatmap():
 
 def test_training_curves():
     import matplotlib
+
     matplotlib.use("Agg")
     h = {"accuracy": [0.5, 0.7], "val_accuracy": [0.4, 0.6], "loss": [1.0, 0.5], "val_loss": [1.2, 0.8]}
     fig = plots.training_curves({"a": h, "b": h}, title="Curves")

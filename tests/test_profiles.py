@@ -51,8 +51,14 @@ def test_profiles_are_frozen():
 
 
 def test_chapter_overrides_come_from_one_table():
-    base = Profile("t", "test", max_samples=100, max_epochs=2, max_eval=None,
-                   overrides=types.MappingProxyType({chapters.CNN: {"max_epochs": 5}}))
+    base = Profile(
+        "t",
+        "test",
+        max_samples=100,
+        max_epochs=2,
+        max_eval=None,
+        overrides=types.MappingProxyType({chapters.CNN: {"max_epochs": 5}}),
+    )
     tuned = base.for_chapter(chapters.CNN)
     assert tuned.epochs(30) == 5 and tuned.samples(1000) == 100 and tuned.chapter == chapters.CNN
     assert base.for_chapter(chapters.LINEAR_MODELS).epochs(30) == 2

@@ -28,8 +28,18 @@ def test_ledger_replaces_rows_and_round_trips(artifacts):
 
 def test_record_result(tiny, artifacts):
     x, y = tiny
-    r = training.train_or_load("softmax", models.softmax_regression, config={}, profile="smoke", chapter="03",
-                               x=x, y=y, validation_data=(x, y), epochs=2, batch_size=50)
+    r = training.train_or_load(
+        "softmax",
+        models.softmax_regression,
+        config={},
+        profile="smoke",
+        chapter="03",
+        x=x,
+        y=y,
+        validation_data=(x, y),
+        epochs=2,
+        batch_size=50,
+    )
     ledger = results.record_result(r, chapter="03", profile="smoke", test_accuracy=0.5, data="test data")
     row = ledger.iloc[0]
     assert row["model"] == "softmax_regression" and row["params"] == 7850 and row["epochs"] == 2
@@ -40,20 +50,38 @@ def test_results_of_a_plain_fit_can_be_recorded_without_accuracy(tiny, artifacts
     x, y = tiny
     r = training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=2, batch_size=50)
     assert r.info["n_train"] == 200 and r.info["backend"] == keras.backend.backend() and r.info["n_val"] == 0
-    row = results.record_result(r, chapter="06", profile="smoke", test_accuracy=None, data="tiny",
-                                name="timed_only").iloc[0]
+    row = results.record_result(
+        r, chapter="06", profile="smoke", test_accuracy=None, data="tiny", name="timed_only"
+    ).iloc[0]
     assert row["n_train"] == 200 and row["images_per_second"] > 0 and row["backend"] == keras.backend.backend()
     assert pd.isna(row["test_accuracy"]) and pd.isna(row["train_accuracy"]) and pd.isna(row["val_accuracy"])
 
 
 def test_evaluate_and_record(tiny, artifacts):
     x, y = tiny
-    r = training.train_or_load("softmax", models.softmax_regression, config={}, profile="smoke", chapter="04",
-                               x=x, y=y, validation_data=(x, y), epochs=2, batch_size=50)
+    r = training.train_or_load(
+        "softmax",
+        models.softmax_regression,
+        config={},
+        profile="smoke",
+        chapter="04",
+        x=x,
+        y=y,
+        validation_data=(x, y),
+        epochs=2,
+        batch_size=50,
+    )
     assert r.describe().startswith("trained: 2 epochs, 7,850 parameters") and "validation" in r.describe()
     x_test, y_test = x[::2], y[::2]
-    table = results.evaluate_and_record({"a": r, "b": r}, x_test, y_test, chapter="04", profile="smoke",
-                                        data="tiny", original_accuracy={"a": 0.9, "b": None})
+    table = results.evaluate_and_record(
+        {"a": r, "b": r},
+        x_test,
+        y_test,
+        chapter="04",
+        profile="smoke",
+        data="tiny",
+        original_accuracy={"a": 0.9, "b": None},
+    )
     expected = float(np.mean(r.model.predict(x_test, verbose=0).argmax(1) == y_test))
     assert table.loc["a", "test accuracy"] == pytest.approx(expected)
     assert table.loc["a", "original test accuracy"] == 0.9 and np.isnan(table.loc["b", "original test accuracy"])
@@ -109,8 +137,13 @@ def test_committed_reference_results_are_full_profile_runs_with_provenance():
     reference = results.load_reference()
     assert not reference.empty and (reference["profile"] == "full").all()
     assert reference[["machine", "keras", "backend", "data", "recorded_at"]].notna().all().all()
-    floors = {(chapters.LINEAR_MODELS, "sgd_l2"): 0.915, (chapters.LINEAR_MODELS, "softmax_regression"): 0.920,
-              (chapters.MLP, "mlp_256"): 0.977, (chapters.MLP, "deep_mlp"): 0.980, (chapters.CNN, "simple_cnn"): 0.991}
+    floors = {
+        (chapters.LINEAR_MODELS, "sgd_l2"): 0.915,
+        (chapters.LINEAR_MODELS, "softmax_regression"): 0.920,
+        (chapters.MLP, "mlp_256"): 0.977,
+        (chapters.MLP, "deep_mlp"): 0.980,
+        (chapters.CNN, "simple_cnn"): 0.991,
+    }
     by_key = reference.set_index(["chapter", "model"])["test_accuracy"]
     for key, floor in floors.items():
         assert by_key[key] >= floor, f"{key}: {by_key[key]} below the issue's floor {floor}"
@@ -123,12 +156,15 @@ def test_ledger_writers_in_parallel_lose_no_rows(artifacts):
     import time
 
     start = time.time() + 10  # after every process has imported mnistlib
-    script = ("import sys, time; from mnistlib import results; w, start = sys.argv[1], float(sys.argv[2]); "
-              "time.sleep(max(0, start - time.time())); "
-              "[results.record(chapter='06', model=f'{w}-{i}', profile='smoke', test_accuracy=i / 100) "
-              "for i in range(25)]")
-    procs = [subprocess.Popen([sys.executable, "-c", script, f"w{w}", str(start)], env=os.environ.copy())
-             for w in range(4)]
+    script = (
+        "import sys, time; from mnistlib import results; w, start = sys.argv[1], float(sys.argv[2]); "
+        "time.sleep(max(0, start - time.time())); "
+        "[results.record(chapter='06', model=f'{w}-{i}', profile='smoke', test_accuracy=i / 100) "
+        "for i in range(25)]"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, f"w{w}", str(start)], env=os.environ.copy()) for w in range(4)
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0] * 4
     ledger = results.load_ledger("smoke")
     assert len(ledger) == 100 and set(ledger["model"]) == {f"w{w}-{i}" for w in range(4) for i in range(25)}

@@ -31,9 +31,18 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 # Without the background-networking flags Chromium keeps trying to reach Google's hosts, which a
 # closed network refuses; each refusal would be logged as a console error.
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1280,1000"]
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1000",
+]
 
 
 def toc_pages() -> list[str]:
@@ -50,6 +59,7 @@ def site(book_build):
     rc, _ = book_build
     if rc != 0 or not (HTML / "index.html").is_file():
         pytest.fail("the strict book build failed (see test_book.py); there is no site to check")
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -109,7 +119,8 @@ def test_page_loads_cleanly(site, browser, screenshots, page):
     assert browser.title and "404" not in browser.title, f"{page}: title {browser.title!r}"
     assert console_errors(browser) == [], f"{page}: JavaScript console errors"
     broken = browser.execute_script(
-        "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+        "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
     assert broken == [], f"{page}: images that did not load"
     height = browser.execute_script("return Math.min(document.body.scrollHeight, 20000)")
     browser.set_window_size(1280, max(1000, height))
@@ -120,7 +131,8 @@ def test_page_loads_cleanly(site, browser, screenshots, page):
 def test_table_of_contents_lists_every_chapter_in_order(site, browser):
     open_page(browser, f"{site}/index.html")
     hrefs = browser.execute_script(
-        "return Array.from(document.querySelectorAll('nav.bd-links a.reference.internal')).map(a => a.href)")
+        "return Array.from(document.querySelectorAll('nav.bd-links a.reference.internal')).map(a => a.href)"
+    )
     listed = [urlsplit(h).path.lstrip("/").removesuffix(".html") for h in hrefs]
     expected = toc_pages()[1:]  # the root page is the "home" link, not a sidebar entry
     assert [p for p in listed if p in expected] == expected
@@ -147,7 +159,8 @@ def test_search_finds_resnet(site, browser):
     browser.get_log("browser")  # drop what the walk through the book left: this test checks its own page
     open_page(browser, f"{site}/search.html?q=ResNet")
     WebDriverWait(browser, 30).until(
-        lambda d: d.execute_script("return document.querySelectorAll('#search-results li, ul.search li').length") > 0)
+        lambda d: d.execute_script("return document.querySelectorAll('#search-results li, ul.search li').length") > 0
+    )
     text = browser.find_element("css selector", "#search-results").text
     assert "ResNet" in text or "resnet" in text.lower()
     assert console_errors(browser) == []
@@ -166,10 +179,12 @@ def test_math_is_typeset(site, browser, page):
     from selenium.webdriver.support.ui import WebDriverWait
 
     open_page(browser, f"{site}/{page}.html")
-    WebDriverWait(browser, 30).until(lambda d: d.execute_script(
-        "return document.querySelectorAll('mjx-container').length") > 0)
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return document.querySelectorAll('mjx-container').length") > 0
+    )
     raw = browser.execute_script(
-        "return Array.from(document.querySelectorAll('article p')).filter(p => /\\$[^$ ]/.test(p.innerText)).length")
+        "return Array.from(document.querySelectorAll('article p')).filter(p => /\\$[^$ ]/.test(p.innerText)).length"
+    )
     assert raw == 0, f"{page}: paragraphs with untypeset $...$"
 
 
@@ -178,10 +193,12 @@ def test_launch_and_download_buttons(site, browser):
     owner_repo = urlsplit(repo).path.strip("/")
     open_page(browser, f"{site}/chapters/05_cnn.html")
     links = browser.execute_script("return Array.from(document.querySelectorAll('a')).map(a => a.href)")
-    assert any(re.search(rf"mybinder\.org/v2/gh/{owner_repo}/main\?urlpath=lab/tree/chapters/05_cnn\.ipynb", h)
-               for h in links), "Binder (JupyterLab) launch button"
-    assert any(f"colab.research.google.com/github/{owner_repo}/blob/main/chapters/05_cnn.ipynb" in h
-               for h in links), "Colab launch button"
+    assert any(
+        re.search(rf"mybinder\.org/v2/gh/{owner_repo}/main\?urlpath=lab/tree/chapters/05_cnn\.ipynb", h) for h in links
+    ), "Binder (JupyterLab) launch button"
+    assert any(f"colab.research.google.com/github/{owner_repo}/blob/main/chapters/05_cnn.ipynb" in h for h in links), (
+        "Colab launch button"
+    )
     assert any(h.startswith(repo) for h in links), "repository button"
     downloads = [h for h in links if h.endswith("05_cnn.ipynb") and h.startswith(site)]
     assert downloads, "download button for the .ipynb"

@@ -22,13 +22,15 @@ def test_fit_records_timing(tiny):
 
 def test_cpu_seconds_count_work_not_waiting(tiny):
     """A pause in every step (as when a shared host withholds a core) adds wall time, not processor time."""
+
     class Pause(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             time.sleep(0.05)
 
     x, y = tiny
-    r = training.fit(models.softmax_regression(), x, y, validation_data=(x, y), epochs=2, batch_size=50,
-                     callbacks=[Pause()])
+    r = training.fit(
+        models.softmax_regression(), x, y, validation_data=(x, y), epochs=2, batch_size=50, callbacks=[Pause()]
+    )
     assert len(r.history["train_cpu_seconds"]) == 2 and all(c > 0 for c in r.history["train_cpu_seconds"])
     train_wall = 200 / r.history["images_per_second"][1]
     assert train_wall >= 4 * 0.05 and r.history["train_cpu_seconds"][1] < train_wall - 0.15
@@ -45,11 +47,25 @@ def test_stop_at_accuracy_watches_validation_only(tiny):
         training.StopAtAccuracy(0.9, monitor="test_accuracy")
     # Validation data the model cannot fit (labels shuffled) never reaches the target; the real ones do.
     y_wrong = np.roll(y, 7)
-    r = training.fit(models.softmax_regression(learning_rate=0.05), x, y, validation_data=(x, y_wrong),
-                     epochs=4, batch_size=50, target_accuracy=0.9)
+    r = training.fit(
+        models.softmax_regression(learning_rate=0.05),
+        x,
+        y,
+        validation_data=(x, y_wrong),
+        epochs=4,
+        batch_size=50,
+        target_accuracy=0.9,
+    )
     assert r.epochs == 4
-    r = training.fit(models.softmax_regression(learning_rate=0.05), x, y, validation_data=(x, y),
-                     epochs=30, batch_size=50, target_accuracy=0.9)
+    r = training.fit(
+        models.softmax_regression(learning_rate=0.05),
+        x,
+        y,
+        validation_data=(x, y),
+        epochs=30,
+        batch_size=50,
+        target_accuracy=0.9,
+    )
     assert r.epochs < 30 and r.history["val_accuracy"][-1] >= 0.9
     assert all(v < 0.9 for v in r.history["val_accuracy"][:-1])
 
@@ -62,8 +78,15 @@ def test_fit_needs_validation_for_validation_callbacks(tiny):
 
 def test_fit_replays_learning_rates(tiny):
     x, y = tiny
-    r = training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=3, batch_size=50,
-                     learning_rates=[1e-2, 5e-3, 1e-3])
+    r = training.fit(
+        models.softmax_regression(),
+        x,
+        y,
+        validation_data=None,
+        epochs=3,
+        batch_size=50,
+        learning_rates=[1e-2, 5e-3, 1e-3],
+    )
     np.testing.assert_allclose(r.history["learning_rate"], [1e-2, 5e-3, 1e-3], rtol=1e-6)
     assert r.info["n_val"] == 0 and "val_accuracy" not in r.history
     with pytest.raises(ValueError, match="one positive rate per epoch \\(3\\)"):
@@ -71,8 +94,15 @@ def test_fit_replays_learning_rates(tiny):
     with pytest.raises(ValueError, match="one positive rate per epoch"):
         training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=2, learning_rates=[1e-3, 0.0])
     with pytest.raises(ValueError, match="learning_rates and reduce_lr"):
-        training.fit(models.softmax_regression(), x, y, validation_data=(x, y), epochs=2, reduce_lr=True,
-                     learning_rates=[1e-3, 1e-3])
+        training.fit(
+            models.softmax_regression(),
+            x,
+            y,
+            validation_data=(x, y),
+            epochs=2,
+            reduce_lr=True,
+            learning_rates=[1e-3, 1e-3],
+        )
 
 
 def test_fit_is_reproducible(tiny):
@@ -89,8 +119,16 @@ def test_train_or_load_trains_once(tiny, artifacts, monkeypatch):
     fits = []
     real_fit = training.fit
     monkeypatch.setattr(training, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
-    kw = dict(config={"optimizer": "adam"}, profile="smoke", chapter=chapters.LINEAR_MODELS, x=x, y=y,
-              validation_data=(x, y), epochs=2, batch_size=50)
+    kw = dict(
+        config={"optimizer": "adam"},
+        profile="smoke",
+        chapter=chapters.LINEAR_MODELS,
+        x=x,
+        y=y,
+        validation_data=(x, y),
+        epochs=2,
+        batch_size=50,
+    )
     first = training.train_or_load("softmax", models.softmax_regression, **kw)
     second = training.train_or_load("softmax", models.softmax_regression, **kw)
     assert fits == [1] and not first.loaded and second.loaded
@@ -115,7 +153,9 @@ def test_save_model_atomic_keeps_old_file_on_failure(tmp_path, monkeypatch):
     path = training.save_model_atomic(models.softmax_regression(), tmp_path / "m.keras")
     before = path.read_bytes()
     model = models.mlp_256()
-    monkeypatch.setattr(model, "save", lambda p: (open(p, "wb").write(b"half"), (_ for _ in ()).throw(OSError("killed"))))
+    monkeypatch.setattr(
+        model, "save", lambda p: (open(p, "wb").write(b"half"), (_ for _ in ()).throw(OSError("killed")))
+    )
     with pytest.raises(OSError, match="killed"):
         training.save_model_atomic(model, path)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
@@ -135,8 +175,10 @@ def test_train_models_uses_the_cache_and_per_model_epochs(tiny, artifacts, capsy
     from mnistlib.profiles import get_profile
 
     x, y = tiny
-    specs = {"soft": training.ModelSpec(models.softmax_regression),
-             "mlp": training.ModelSpec(models.mlp_sigmoid_100, {"learning_rate": 0.01})}
+    specs = {
+        "soft": training.ModelSpec(models.softmax_regression),
+        "mlp": training.ModelSpec(models.mlp_sigmoid_100, {"learning_rate": 0.01}),
+    }
     kw = dict(profile=get_profile(name="smoke"), chapter=chapters.MLP, x=x, y=y, validation_data=(x, y))
     first = training.train_models(specs, epochs={"soft": 1, "mlp": 2}, **kw)
     assert {n: r.epochs for n, r in first.items()} == {"soft": 1, "mlp": 2}

@@ -103,8 +103,9 @@ def render_icon(svg: Path, size: int = 256):
     for element in root.iter():
         if element.tag == SVG + "rect":
             w, h = float(element.get("width")) * scale, float(element.get("height")) * scale
-            draw.rounded_rectangle((0, 0, w - 1, h - 1), radius=float(element.get("rx", 0)) * scale,
-                                   fill=element.get("fill"))
+            draw.rounded_rectangle(
+                (0, 0, w - 1, h - 1), radius=float(element.get("rx", 0)) * scale, fill=element.get("fill")
+            )
         elif element.tag == SVG + "path":
             points = [(px * scale, py * scale) for px, py in _path_points(element.get("d"))]
             stroke = float(element.get("stroke-width", 1)) * scale
