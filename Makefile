@@ -22,11 +22,11 @@ STAMP   := $(VENV)/.installed
 # Notebook outputs cached by jupyter-book are only valid for this library and these pins.
 LIB_HASH = $(shell cat pyproject.toml mnistlib/*.py | md5sum | cut -c1-16)
 
-.PHONY: book html test bench venv data browser test-unit test-notebooks test-book clean help
+.PHONY: book html test bench venv data browser lint test-unit test-notebooks test-book clean help
 
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
-	@echo "make test   - unit tests, notebooks under nbval (smoke profile), strict book build, site in Chromium"
+	@echo "make test   - ruff, unit tests, notebooks under nbval (smoke profile), strict book build, site in Chromium"
 	@echo "make bench  - speed figures (IDX reading, every model's throughput, scaling) into book/benchmark_results.*,"
 	@echo "              then every chapter's wall time and peak memory, smoke and quick, into book/chapter_timings.json"
 	@echo "make data   - download and verify MNIST and QMNIST into MNISTLIB_DATA"
@@ -73,12 +73,17 @@ html: $(STAMP)
 
 test: data
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory test-unit test-notebooks test-book; rc=$$?; \
+	$(MAKE) --no-print-directory lint test-unit test-notebooks test-book; rc=$$?; \
 	echo "[time] make test (after install): $$(( $$(date +%s) - start )) s"; exit $$rc
 
 bench: data
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/chapters.py smoke quick
+
+# ruff, pinned in the test extras: lint everything (notebooks included), check the format (notebooks excluded).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-unit: $(STAMP)
 	@start=$$(date +%s); \

@@ -3,7 +3,8 @@
 Writes book/benchmark_results.json and book/benchmark_results.md (the performance appendix shows
 them): IDX reading speed next to idx2numpy and a pure-Python reader; training and inference speed
 of every model builder on a fixed slice of MNIST (compilation excluded), with and without
-augmentation, in wall time and in processor time; how the simple CNN's epoch time grows with the training-set size; peak memory.
+augmentation, in wall time and in processor time; how the simple CNN's epoch time grows with the
+training-set size; peak memory.
 """
 
 import functools

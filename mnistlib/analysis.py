@@ -8,7 +8,7 @@ computed with the active Keras backend's automatic differentiation).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np

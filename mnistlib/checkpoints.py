@@ -30,8 +30,9 @@ import socket
 import time
 import warnings
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -150,7 +151,9 @@ def load_checkpoint(path: str | os.PathLike) -> keras.Model:
 
 
 def load_weights(model: keras.Model, path: str | os.PathLike) -> keras.Model:
-    """Load only the weights stored in ``path`` into ``model`` (the original experiment's way of resuming); return ``model``.
+    """Load only the weights stored in ``path`` into ``model``; return ``model``.
+
+    This is how the original experiment resumed: the optimizer's state is lost.
 
     The optimizer of ``model`` keeps whatever state it has: none, for a freshly
     built model. Raises :class:`CheckpointError` naming the file when it is

@@ -597,7 +597,7 @@ class DigitSet:
     images: np.ndarray
     labels: np.ndarray
     files: tuple[FileCheck, ...]
-    extended: "object | None" = None  # pandas.DataFrame for QMNIST
+    extended: object | None = None  # pandas.DataFrame for QMNIST
 
     def __iter__(self) -> Iterator[np.ndarray]:
         yield self.images

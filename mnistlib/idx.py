@@ -27,7 +27,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 
@@ -54,7 +54,7 @@ _COMPRESSION_MAGIC = (
 )
 _SUFFIX_COMPRESSION = {".gz": "gzip", ".xz": "xz", ".bz2": "bz2"}
 
-Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
+Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
 
 class IdxFormatError(ValueError):

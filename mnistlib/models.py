@@ -10,7 +10,7 @@ backend (TensorFlow by default, JAX on a GPU machine).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import numpy as np

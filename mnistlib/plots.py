@@ -5,7 +5,7 @@ Introduced in chapter 02 (``02_exploring_the_data``).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

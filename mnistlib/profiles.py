@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from . import chapters
 
@@ -46,8 +46,9 @@ class Profile:
 
     ``max_samples`` caps training-set sizes (``None``: no cap), ``max_epochs``
     caps epochs, ``max_eval`` caps the images used for evaluation: the
-    validation and test digits scored and the galleries shown (``None``: all), ``max_heavy_samples`` caps the training set of
-    models too heavy for a CPU (the 35-million-parameter CNN of chapter 06),
+    validation and test digits scored and the galleries shown (``None``: all),
+    ``max_heavy_samples`` caps the training set of models too heavy for a CPU
+    (the 35-million-parameter CNN of chapter 06),
     ``max_blocks`` caps the repeated blocks per stage of deep networks (the
     ResNet of chapter 08), for the smoke profile, where the time to compile
     the training step of a deep network would otherwise dominate.
@@ -93,7 +94,8 @@ class Profile:
         return tuple(full) if self.max_blocks is None else tuple(min(b, self.max_blocks) for b in full)
 
     def refits(self, n_full: int) -> int:
-        """Number of validated models to refit on training and validation digits where the full run refits ``n_full``."""
+        """Number of validated models to refit on training and validation digits where the full run refits
+        ``n_full``."""
         return n_full if self.max_refits is None else max(0, min(n_full, self.max_refits))
 
     @property
@@ -111,7 +113,7 @@ class Profile:
             )
         )
 
-    def for_chapter(self, chapter: str) -> "Profile":
+    def for_chapter(self, chapter: str) -> Profile:
         """This profile with the overrides registered for ``chapter`` applied."""
         extra = dict(self.overrides.get(chapter, {}))
         return dataclasses.replace(self, chapter=chapter, **extra)

@@ -10,14 +10,15 @@ Everything written is written atomically.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import functools
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import keras
 import numpy as np

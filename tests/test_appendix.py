@@ -1,9 +1,8 @@
 """The performance appendix runs whatever the ledger holds: before any chapter, it says so instead of failing."""
 
 import nbformat
-from nbclient import NotebookClient
-
 from conftest import ROOT
+from nbclient import NotebookClient
 
 APPENDIX = ROOT / "book" / "appendix_performance.ipynb"
 

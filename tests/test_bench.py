@@ -2,10 +2,10 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
-from mnistlib import bench, chapters, idx
+from mnistlib import bench, idx
 
 
 def test_duration_text_picks_the_unit_that_reads_best():

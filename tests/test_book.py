@@ -10,7 +10,6 @@ import re
 
 import pytest
 import yaml
-
 from conftest import BUILD_OUT, HTML, ROOT
 
 pytestmark = pytest.mark.book

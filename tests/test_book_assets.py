@@ -4,7 +4,6 @@ import importlib.util
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import ROOT
 
 spec = importlib.util.spec_from_file_location("book_assets", ROOT / "book" / "_ext" / "book_assets.py")

@@ -4,8 +4,8 @@ import json
 import re
 
 import pytest
-
 from conftest import ROOT
+
 from mnistlib import chapters, profiles
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from resume_worker import build, data
 
 from mnistlib import checkpoints
-from resume_worker import build, data
 
 WORKER = Path(__file__).with_name("resume_worker.py")
 EPOCHS = 4

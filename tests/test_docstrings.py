@@ -195,7 +195,7 @@ class Uses:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self.names.pop(node.name, None)
 
-    def code(self, source: str) -> "Uses":
+    def code(self, source: str) -> Uses:
         for stmt in parse_cell(source).body:
             self.statement(stmt)
         return self

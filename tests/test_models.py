@@ -93,7 +93,7 @@ def test_keras_augmentation_chain_saves_and_loads(tmp_path):
     model = keras.Sequential([chain, keras.layers.Flatten(), keras.layers.Dense(10)])
     model.save(tmp_path / "chain.keras")
     loaded = keras.saving.load_model(tmp_path / "chain.keras")
-    assert [l.name for l in loaded.layers[0].layers] == ["rotate", "zoom", "shear", "shift"]
+    assert [layer.name for layer in loaded.layers[0].layers] == ["rotate", "zoom", "shear", "shift"]
 
 
 def test_random_affine_transform_is_exact():

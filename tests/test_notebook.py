@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from mnistlib import chapters
 import mnistlib
+from mnistlib import chapters
 
 
 def test_setup_prints_profile_versions_and_provenance(capsys, monkeypatch, data_root):

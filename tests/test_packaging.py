@@ -1,7 +1,6 @@
 import tomllib
 
 import yaml
-
 from conftest import ROOT
 
 

@@ -153,7 +153,6 @@ def test_ledger_writers_in_parallel_lose_no_rows(artifacts):
     # Four processes (four notebooks run side by side) record 25 rows each, all starting at the same instant.
     import subprocess
     import sys
-    import time
 
     start = time.time() + 10  # after every process has imported mnistlib
     script = (

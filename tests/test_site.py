@@ -11,8 +11,8 @@ page is saved to _build/screenshots for people to look at.
 """
 
 import functools
-import json
 import http.server
+import json
 import re
 import shutil
 import threading
@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-
 from conftest import HTML, ROOT
 
 pytestmark = pytest.mark.book
