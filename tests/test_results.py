@@ -26,20 +26,25 @@ def test_ledger_replaces_rows_and_round_trips(artifacts):
         results.record(chapter="03", model="a", profile="smoke", test_acc=0.9)
 
 
-def test_record_result(tiny, artifacts):
+def _softmax(tiny, chapter: str) -> training.TrainResult:
+    """A softmax regression trained two epochs on the tiny set (or loaded from the test's artifacts)."""
     x, y = tiny
-    r = training.train_or_load(
+    return training.train_or_load(
         "softmax",
         models.softmax_regression,
         config={},
         profile="smoke",
-        chapter="03",
+        chapter=chapter,
         x=x,
         y=y,
         validation_data=(x, y),
         epochs=2,
         batch_size=50,
     )
+
+
+def test_record_result(tiny, artifacts):
+    r = _softmax(tiny, "03")
     ledger = results.record_result(r, chapter="03", profile="smoke", test_accuracy=0.5, data="test data")
     row = ledger.iloc[0]
     assert row["model"] == "softmax_regression" and row["params"] == 7850 and row["epochs"] == 2
@@ -59,18 +64,7 @@ def test_results_of_a_plain_fit_can_be_recorded_without_accuracy(tiny, artifacts
 
 def test_evaluate_and_record(tiny, artifacts):
     x, y = tiny
-    r = training.train_or_load(
-        "softmax",
-        models.softmax_regression,
-        config={},
-        profile="smoke",
-        chapter="04",
-        x=x,
-        y=y,
-        validation_data=(x, y),
-        epochs=2,
-        batch_size=50,
-    )
+    r = _softmax(tiny, "04")
     assert r.describe().startswith("trained: 2 epochs, 7,850 parameters") and "validation" in r.describe()
     x_test, y_test = x[::2], y[::2]
     table = results.evaluate_and_record(
