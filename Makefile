@@ -1,7 +1,9 @@
 # The MNIST book. Two commands do everything on a fresh machine:
 #   make book   create .venv, download and verify the data, execute the notebooks, build _build/html
 #   make test   create .venv, run the unit tests, every notebook under nbval (smoke profile), a strict build
-#               checked in headless Chromium (Debian's chromium and chromium-driver, installed if missing)
+#               checked in headless Chromium (Debian's chromium and chromium-driver, installed if missing),
+#               and the chapters opened and run in JupyterLab in that browser
+#   make lab    JupyterLab on the chapters, with the project's kernel
 # Offline: set MNISTLIB_DATA to a folder that already holds the data files.
 
 PYTHON  ?= python3
@@ -18,11 +20,24 @@ BOOK_OUT ?= .
 # and a strict build rejects. Level 3 keeps INFO, WARNING and ERROR lines of its C++ log out of every
 # process make starts, kernels included; Python exceptions are unaffected. mnistlib sets the same default.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
+# Builds, tests and benchmarks train without Keras's progress bars, which a page or a log would show
+# (mnistlib.training.progress_verbose); `make lab` unsets it, so a reader sees training progress.
+export MNISTBOOK_BUILD ?= 1
 STAMP   := $(VENV)/.installed
 # Notebook outputs cached by jupyter-book are only valid for this library and these pins.
 LIB_HASH = $(shell cat pyproject.toml mnistlib/*.py | md5sum | cut -c1-16)
 
-.PHONY: book html test bench venv data browser lint test-unit test-notebooks test-book clean help
+# The kernel every notebook names ("python3", in their metadata) is, in .venv, the project's: this Python, with
+# TensorFlow's C++ log silenced, displayed as KERNEL_NAME. JupyterLab, nbval and jupyter-book all start it.
+KERNEL_NAME := MNIST book (.venv)
+# Git strips outputs, execution counts and what JupyterLab adds to the metadata from notebooks as they are
+# committed: nbstripout is the filter .gitattributes names, installed with .venv. Besides nbstripout's defaults
+# it strips the values of inline expressions that jupyterlab-myst stores in markdown cells (user_expressions)
+# and the kernel's details a save adds to language_info; cell ids are kept.
+NBSTRIPOUT_EXTRA_KEYS := cell.metadata.user_expressions $(foreach k,codemirror_mode file_extension mimetype \
+  nbconvert_exporter pygments_lexer version,metadata.language_info.$(k))
+
+.PHONY: book html test bench venv data browser lint test-unit test-notebooks test-book test-lab lab clean help
 
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
@@ -30,6 +45,7 @@ help:
 	@echo "make bench  - speed figures (IDX reading, every model's throughput, scaling) into book/benchmark_results.*,"
 	@echo "              then every chapter's wall time and peak memory, smoke and quick, into book/chapter_timings.json"
 	@echo "make data   - download and verify MNIST and QMNIST into MNISTLIB_DATA"
+	@echo "make lab    - JupyterLab on chapters/ with the project's kernel (MNISTBOOK_PROFILE, MNISTLIB_DATA from the shell)"
 	@echo "make clean  - remove _build (keeps .venv and data)"
 
 venv: $(STAMP)
@@ -39,6 +55,15 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip && \
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]" && \
+	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "$(KERNEL_NAME)" \
+	  --env TF_CPP_MIN_LOG_LEVEL 3 >/dev/null && \
+	if [ -e .git ]; then \
+	  git config filter.nbstripout.clean '"$(abspath $(PY))" -m nbstripout --keep-id' && \
+	  git config filter.nbstripout.smudge cat && \
+	  git config filter.nbstripout.required true && \
+	  git config filter.nbstripout.extrakeys "$(NBSTRIPOUT_EXTRA_KEYS)" && \
+	  git config diff.ipynb.textconv '"$(abspath $(PY))" -m nbstripout --keep-id -t'; \
+	fi && \
 	touch $@ && echo "[time] install: $$(( $$(date +%s) - start )) s"
 
 data: $(STAMP)
@@ -73,7 +98,7 @@ html: $(STAMP)
 
 test: data
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory lint test-unit test-notebooks test-book; rc=$$?; \
+	$(MAKE) --no-print-directory lint test-unit test-notebooks test-book test-lab; rc=$$?; \
 	echo "[time] make test (after install): $$(( $$(date +%s) - start )) s"; exit $$rc
 
 bench: data
@@ -87,7 +112,7 @@ lint: $(STAMP)
 
 test-unit: $(STAMP)
 	@start=$$(date +%s); \
-	$(PY) -m pytest tests -m "not book" -q; rc=$$?; \
+	$(PY) -m pytest tests -m "not book and not lab" -q; rc=$$?; \
 	echo "[time] unit tests: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 test-notebooks: $(STAMP)
@@ -100,6 +125,22 @@ test-book: $(STAMP) browser
 	@start=$$(date +%s); \
 	MNISTBOOK_PROFILE=smoke $(PY) -m pytest tests -m book -q; rc=$$?; \
 	echo "[time] strict book build (smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
+
+# tests/test_lab.py: JupyterLab on a copy of the chapters, in headless Chromium; screenshots in _build/screenshots/lab.
+test-lab: $(STAMP) browser
+	@start=$$(date +%s); \
+	MNISTBOOK_PROFILE=smoke $(PY) -m pytest tests -m lab -q; rc=$$?; \
+	echo "[time] chapters in JupyterLab (smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
+
+# The kernel inherits this shell's MNISTLIB_DATA and MNISTBOOK_PROFILE (or PROFILE); .venv's kernels come before
+# any of the user's. The server's root is the book's, so links from a chapter to ../book work (LAB_ROOT: another
+# copy of the book, as tests/test_lab.py uses). LAB_FLAGS: more options, e.g. LAB_FLAGS="--no-browser --port 9999".
+LAB_ROOT ?= $(CURDIR)
+LAB_FLAGS ?=
+lab: data
+	env -u MNISTBOOK_BUILD MNISTBOOK_PROFILE=$(BOOK_PROFILE) JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab \
+	  --ServerApp.root_dir="$(LAB_ROOT)" --LabApp.default_url=/lab/tree/chapters \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)
 
 clean:
 	rm -rf _build

@@ -27,7 +27,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from . import datasets, idx, profiles  # noqa: E402
-from .notebook import setup  # noqa: E402
+from .notebook import Prose, setup  # noqa: E402
 from .version import __version__  # noqa: E402
 
-__all__ = ["datasets", "idx", "profiles", "setup", "__version__"]
+__all__ = ["datasets", "idx", "profiles", "Prose", "setup", "__version__"]

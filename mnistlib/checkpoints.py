@@ -39,7 +39,7 @@ import numpy as np
 
 from .files import atomic_write_bytes
 from .fingerprints import architecture_fingerprint, data_fingerprint
-from .training import EpochTimer, TrainResult, run_info, save_model_atomic
+from .training import EpochTimer, TrainResult, progress_verbose, run_info, save_model_atomic
 
 __all__ = [
     "CheckpointError",
@@ -237,7 +237,7 @@ def resumable_fit(
     keep: int = 2,
     keep_epochs: Sequence[int] = (),
     callbacks: Sequence[keras.callbacks.Callback] = (),
-    verbose: int | str = 0,
+    verbose: int | str | None = None,
 ) -> TrainResult:
     """Train for ``epochs`` epochs with a checkpoint after each; resume from ``folder`` if a run is there.
 
@@ -250,7 +250,8 @@ def resumable_fit(
     interruption on purpose: call again to resume). ``initial_epoch`` numbers
     the first epoch of a *new* run (used to continue from weights loaded by
     hand, the original experiment's way). The result's history covers every epoch of every
-    run; ``info["runs"]`` says which process ran which epochs.
+    run; ``info["runs"]`` says which process ran which epochs. ``verbose=None`` is
+    :func:`mnistlib.training.progress_verbose`.
     Introduced in chapter 08 (``08_resnet_qmnist``).
     """
     folder = checkpoint_dir(folder)
@@ -300,6 +301,7 @@ def resumable_fit(
         }
     )
     checkpoint = EpochCheckpoint(folder, state, keep=keep, keep_epochs=keep_epochs)
+    verbose = progress_verbose() if verbose is None else verbose
     for epoch in range(start, end):
         order = epoch_order(len(x), seed, epoch)
         reseed(model, seed, epoch)

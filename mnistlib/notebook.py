@@ -11,11 +11,44 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
+from myst_nb import glue
 
 from . import datasets, plots, profiles
 from .version import __version__
 
-__all__ = ["setup", "versions"]
+__all__ = ["setup", "versions", "Prose", "Text"]
+
+
+class Text(str):
+    """A piece of the prose: shown as itself, without the quotes a string's repr adds."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(str(self))
+
+
+class Prose:
+    """The numbers and words a chapter's prose quotes, computed by its code.
+
+    ``prose.best = f"{accuracy:.4f}"`` in a code cell keeps the value as
+    :class:`Text` and glues it under the name ``best``; the markdown writes
+    ``{eval}`prose.best```. JupyterLab (jupyterlab-myst) evaluates that
+    expression in the kernel; the HTML book reads the glued value (the book's
+    Sphinx extension ``book_prose``), so both show the same text.
+    Introduced in chapter 01 (``01_idx_format``).
+    """
+
+    def __setattr__(self, name: str, value) -> None:
+        if not name.isidentifier() or name.startswith("_"):
+            raise AttributeError(f"Prose: {name!r} is not a public name")
+        text = Text(value)
+        object.__setattr__(self, name, text)
+        glue(name, text, display=False)
+
+    def __getattr__(self, name: str):
+        raise AttributeError(f"prose.{name} has not been set: run the cell that computes it first")
 
 
 def versions() -> str:

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,12 +29,15 @@ from .fingerprints import architecture_fingerprint, data_fingerprint
 
 __all__ = [
     "ARTIFACTS_ENV",
+    "BUILD_ENV",
     "artifacts_dir",
+    "progress_verbose",
     "EpochTimer",
     "StopAtAccuracy",
     "TrainResult",
     "fit",
     "train_or_load",
+    "cached_model_path",
     "train_models",
     "ModelSpec",
     "run_info",
@@ -42,6 +46,22 @@ __all__ = [
 ]
 
 ARTIFACTS_ENV = "MNISTBOOK_ARTIFACTS"
+#: Set (to anything but ``0``) by the Makefile for the book build, the tests and the benchmarks: no progress bars.
+BUILD_ENV = "MNISTBOOK_BUILD"
+
+
+def progress_verbose() -> int:
+    """Keras's ``verbose`` for the book's fits: a progress bar when a reader runs a chapter, none in builds.
+
+    0 when ``MNISTBOOK_BUILD`` is set (a progress bar would land in the HTML
+    page and the nbval log), else 1 inside an IPython kernel (JupyterLab),
+    else 0 (a script or a terminal).
+    """
+    if os.environ.get(BUILD_ENV, "").strip() not in ("", "0"):
+        return 0
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return 1 if getattr(shell, "kernel", None) is not None else 0
 
 
 def artifacts_dir(profile: str) -> Path:
@@ -187,7 +207,7 @@ def fit(
     target_accuracy: float | None = None,
     learning_rates: Sequence[float] | None = None,
     callbacks: list | None = None,
-    verbose: int | str = 0,
+    verbose: int | str | None = None,
 ) -> TrainResult:
     """Fit ``model`` with seeding, timing and the chapters' callbacks; return a :class:`TrainResult`.
 
@@ -199,7 +219,8 @@ def fit(
     validation data, :func:`mnistlib.book_models.refit_book_model`); ``csv_log`` writes a CSV row
     per epoch. ``seed`` seeds shuffling and dropout; the initial weights were
     drawn when the model was built, so seed before building too (as
-    :func:`train_or_load` does). Introduced in chapter 06 (``06_augmentation``).
+    :func:`train_or_load` does). ``verbose=None`` is :func:`progress_verbose`.
+    Introduced in chapter 06 (``06_augmentation``).
     """
     keras.utils.set_random_seed(seed)
     cbs = [EpochTimer(len(x))] + list(callbacks or [])
@@ -232,7 +253,7 @@ def fit(
         batch_size=batch_size,
         shuffle=True,
         callbacks=cbs,
-        verbose=verbose,
+        verbose=progress_verbose() if verbose is None else verbose,
     )
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     return TrainResult(model, history, info=run_info(x, validation_data, batch_size, seed))
@@ -271,6 +292,76 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
     return path
 
 
+def _cache_entry(
+    name: str,
+    build_fn: Callable[[], keras.Model],
+    *,
+    config: dict[str, Any],
+    profile: str,
+    chapter: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    fit_kwargs: Mapping[str, Any],
+) -> tuple[keras.Model, str, Path]:
+    """The freshly built model (seeded), the cache key and the model's path in the load-or-train cache."""
+    keras.utils.set_random_seed(seed)  # before building: the initial weights depend on it
+    model = build_fn()
+    architecture = architecture_fingerprint(model)
+    key = config_key(
+        name=name,
+        config=config,
+        architecture=architecture,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        data=data_fingerprint(x, y, *(validation_data or ())),
+        keras=keras.__version__,
+        backend=keras.backend.backend(),
+        fit=dict(fit_kwargs),
+        history_format=HISTORY_FORMAT,
+    )
+    return model, key, artifacts_dir(profile) / chapter / f"{name}-{key}.keras"
+
+
+def cached_model_path(
+    name: str,
+    build_fn: Callable[[], keras.Model],
+    *,
+    config: dict[str, Any],
+    profile: str,
+    chapter: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
+    epochs: int,
+    batch_size: int = 128,
+    seed: int = 42,
+    **fit_kwargs: Any,
+) -> Path:
+    """Where :func:`train_or_load`, given the same arguments, keeps the model: a ``.keras`` file beside its
+    history (``.json``). Both files exist once it was trained; nothing is trained here. Builds the model
+    (seeded with ``seed``) to fingerprint its architecture.
+    """
+    return _cache_entry(
+        name,
+        build_fn,
+        config=config,
+        profile=profile,
+        chapter=chapter,
+        x=x,
+        y=y,
+        validation_data=validation_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        fit_kwargs=fit_kwargs,
+    )[2]
+
+
 def train_or_load(
     name: str,
     build_fn: Callable[[], keras.Model],
@@ -285,6 +376,7 @@ def train_or_load(
     batch_size: int = 128,
     seed: int = 42,
     retrain: bool = False,
+    verbose: int | str | None = None,
     **fit_kwargs: Any,
 ) -> TrainResult:
     """Train ``build_fn()`` once per exact configuration in this profile, or load it if already trained.
@@ -296,26 +388,25 @@ def train_or_load(
     backend, and the fit options. The model (``.keras``) and its history
     (``.json``) live side by side under ``artifacts/<profile>/<chapter>/``.
     ``validation_data=None`` trains without a validation split (a refit,
-    `mnistlib.book_models.refit_book_model`). Introduced in chapter 03 (``03_linear_models``).
+    `mnistlib.book_models.refit_book_model`). ``verbose`` (not part of the key; ``None``:
+    :func:`progress_verbose`) is Keras's. :func:`cached_model_path` says where the model is kept.
+    Introduced in chapter 03 (``03_linear_models``).
     """
-    keras.utils.set_random_seed(seed)  # before building: the initial weights depend on it
-    model = build_fn()
-    architecture = architecture_fingerprint(model)
-    key = config_key(
-        name=name,
+    model, key, model_path = _cache_entry(
+        name,
+        build_fn,
         config=config,
-        architecture=architecture,
+        profile=profile,
+        chapter=chapter,
+        x=x,
+        y=y,
+        validation_data=validation_data,
         epochs=epochs,
         batch_size=batch_size,
         seed=seed,
-        data=data_fingerprint(x, y, *(validation_data or ())),
-        keras=keras.__version__,
-        backend=keras.backend.backend(),
-        fit=fit_kwargs,
-        history_format=HISTORY_FORMAT,
+        fit_kwargs=fit_kwargs,
     )
-    folder = artifacts_dir(profile) / chapter
-    model_path = folder / f"{name}-{key}.keras"
+    folder = model_path.parent
     history_path = model_path.with_suffix(".json")
     if not retrain and model_path.is_file() and history_path.is_file():
         record = json.loads(history_path.read_text())
@@ -330,6 +421,7 @@ def train_or_load(
         batch_size=batch_size,
         seed=seed,
         csv_log=folder / f"{name}-{key}.csv",
+        verbose=verbose,
         **fit_kwargs,
     )
     info = {
@@ -369,6 +461,7 @@ def train_models(
     y: np.ndarray,
     validation_data: tuple[np.ndarray, np.ndarray],
     epochs: int | Mapping[str, int],
+    verbose: int | str | None = None,
     **fit_kwargs: Any,
 ) -> dict[str, TrainResult]:
     """Train, or load, several models on the same data with :func:`train_or_load`; print a line per model.
@@ -376,7 +469,7 @@ def train_models(
     ``specs`` maps each model's name to its :class:`ModelSpec`. ``epochs`` is
     one count for all or a count per name. ``profile`` is a
     :class:`mnistlib.profiles.Profile`: its name keys the cache and its batch
-    size is used. Introduced in chapter 04 (``04_mlp``).
+    size is used. ``verbose=None`` is :func:`progress_verbose`. Introduced in chapter 04 (``04_mlp``).
     """
     wrong = [name for name, spec in specs.items() if not isinstance(spec, ModelSpec)]
     if wrong:
@@ -397,6 +490,7 @@ def train_models(
             validation_data=validation_data,
             epochs=n_epochs,
             batch_size=profile.batch_size,
+            verbose=verbose,
             **fit_kwargs,
         )
         print(f"{name:{width}s}  {runs[name].describe()}")

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnistlib import bench, idx
+from mnistlib import bench, chapters, idx
 
 
 def test_duration_text_picks_the_unit_that_reads_best():
@@ -61,8 +61,8 @@ def test_idx_read_speeds(data_root):
 def test_chapter_benchmark_keeps_each_chapters_best_test_accuracy():
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "chapters.py"
     spec = importlib.util.spec_from_file_location("bench_chapters", script)
-    chapters = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(chapters)
+    bench_chapters = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_chapters)
     ledger = pd.DataFrame(
         {
             "chapter": [chapters.CNN, chapters.CNN, chapters.AUGMENTATION, chapters.AUGMENTATION, "10_results"],
@@ -76,7 +76,7 @@ def test_chapter_benchmark_keeps_each_chapters_best_test_accuracy():
         chapters.AUGMENTATION: {"seconds": 2.0},
         chapters.ERROR_ANALYSIS: {"seconds": 3.0},
     }
-    chapters.best_models(ledger, rows)
+    bench_chapters.best_models(ledger, rows)
     assert rows[chapters.CNN] == {
         "seconds": 1.0,
         "best_model": "simple_cnn",

@@ -10,6 +10,7 @@ import re
 
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 from conftest import BUILD_OUT, HTML, ROOT
 
 pytestmark = pytest.mark.book
@@ -65,3 +66,54 @@ def test_no_stderr_reaches_an_executed_page(book_build):
     ]
     assert not found, "\n".join(found)
     assert "mystnb.stderr" not in book_build[1]
+
+
+ROLE = re.compile(r"\{(glue|numref|cite|doc|ref|term|eval)(:[a-z]+)?\}")
+DIRECTIVE_BLOCK = re.compile(r"^\s*\{[a-z][\w:-]*\}")
+MATH = re.compile(r"\$\$|(?<![\\\w])\$[^$\s][^$\n]*?\$(?!\w)")
+
+
+def unrendered_myst(html: str) -> list[str]:
+    """What MyST left unrendered in a built page: literal roles, directives shown as code, untypeset math."""
+    soup = BeautifulSoup(html, "html.parser")
+    article = soup.find("article") or soup.body or soup
+    for tag in article.find_all(["script", "style"]):
+        tag.decompose()
+    found = [
+        f"directive shown as code: {pre.get_text()[:60]!r}"
+        for pre in article.find_all("pre")
+        if DIRECTIVE_BLOCK.match(pre.get_text())
+    ]
+    blocks = [b for b in article.find_all(["pre", "div"]) if b.name == "pre" or "highlight" in (b.get("class") or [])]
+    for block in blocks:
+        block.decompose()
+    text = article.get_text(" ")  # inline code stays: a role wrapped in backticks renders as code
+    found += [f"literal role: {text[max(0, m.start() - 30) : m.end() + 30]!r}" for m in ROLE.finditer(text)]
+    for code in article.find_all("code"):
+        code.decompose()
+    for math in article.select(".math, mjx-container, .MathJax"):
+        math.decompose()
+    prose = article.get_text(" ")
+    found += [f"untypeset math: {prose[max(0, m.start() - 30) : m.end() + 30]!r}" for m in MATH.finditer(prose)]
+    return found
+
+
+def test_unrendered_myst_is_found():
+    assert unrendered_myst("<article><p>is <code>{glue:text}</code>best_linear``</p></article>")
+    assert unrendered_myst("<article><p>see {numref}`fig-x`</p></article>")
+    assert unrendered_myst('<article><div class="highlight"><pre>{note}\nA note</pre></div></article>')
+    assert unrendered_myst("<article><p>where $x^2$ grows</p></article>")
+    assert unrendered_myst("<article><p>$$ y = x $$</p></article>")
+    assert not unrendered_myst(
+        "<article><p>set <code>$MNISTLIB_DATA</code>, costs 5 dollars</p>"
+        '<span class="math">\\(x\\)</span><pre>print("{x}")</pre></article>'
+    )
+
+
+def test_no_page_shows_unrendered_myst(book_build):
+    found = [
+        f"{page}: {problem}"
+        for page in _toc_chapters()
+        for problem in unrendered_myst((HTML / f"{page}.html").read_text())
+    ]
+    assert not found, "\n".join(found)

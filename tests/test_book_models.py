@@ -1,6 +1,7 @@
 """mnistlib.book_models: models later chapters reuse, from other seeds, refitted on every training digit."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -58,3 +59,48 @@ def test_refit_refuses_a_model_that_stops_on_validation(artifacts, monkeypatch):
 def test_refit_is_stored_with_the_chapter_it_is_given_and_needs_a_known_one(artifacts):
     with pytest.raises(ValueError, match="unknown chapter '99_nowhere'"):
         book_models.refit_book_model("simple_cnn", chapter="99_nowhere", profile_name="smoke")
+
+
+def test_untrained_notice_gives_the_chapter_and_its_recorded_time(tmp_path):
+    timings = tmp_path / "chapter_timings.json"
+    timings.write_text(
+        json.dumps(
+            {
+                "machine": "x86_64, 2 CPU cores",
+                "smoke": {"chapters": {chapters.AUGMENTATION: {"seconds": 31.7}}},
+                "quick": {"chapters": {chapters.AUGMENTATION: {"seconds": 227.1}}},
+            }
+        )
+    )
+    assert book_models.untrained_notice("bn_cnn_augmented", "quick", timings) == (
+        "bn_cnn_augmented: not yet trained in the quick profile (chapter 06_augmentation has not run); "
+        "training it now, about 4 minutes on the reference machine (x86_64, 2 CPU cores)"
+    )
+    assert "training it now, about 32 seconds on the reference" in book_models.untrained_notice(
+        "bn_cnn", "smoke", timings
+    )
+    no_profile = book_models.untrained_notice("bn_cnn", "full", timings)
+    assert no_profile.endswith(
+        "; how long is unknown (chapter_timings.json has no full time for chapter 06_augmentation)"
+    )
+    no_chapter = book_models.untrained_notice("simple_cnn", "smoke", timings)
+    assert no_chapter.endswith("; how long is unknown (chapter_timings.json has no smoke time for chapter 05_cnn)")
+    assert "how long is unknown" in book_models.untrained_notice("bn_cnn", "quick", tmp_path / "absent.json")
+    # By default, the book's own record (make bench), which has every chapter in smoke and quick.
+    assert "minutes on the reference machine" in book_models.untrained_notice("bn_cnn_augmented", "quick")
+
+
+def test_book_model_says_so_before_it_trains_a_chapters_model(artifacts, monkeypatch, capsys):
+    printed_before_training = []
+    real = book_models.train_or_load
+
+    def train_or_load(**kw):
+        printed_before_training.append(capsys.readouterr().out)
+        return real(**kw)
+
+    monkeypatch.setattr(book_models, "train_or_load", train_or_load)
+    first, _ = book_models.book_model("simple_cnn", "smoke")
+    assert not first.loaded
+    assert printed_before_training == [book_models.untrained_notice("simple_cnn", "smoke") + "\n"]
+    again, _ = book_models.book_model("simple_cnn", "smoke")
+    assert again.loaded and capsys.readouterr().out == "", "a cached model loads silently"

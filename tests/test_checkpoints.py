@@ -218,3 +218,14 @@ def test_reseed_resets_every_random_layer():
     assert np.array_equal(keras.ops.convert_to_numpy(state.value), first)
     checkpoints.reseed(model, 1, 6)
     assert not np.array_equal(keras.ops.convert_to_numpy(state.value), first)
+
+
+def test_progress_is_shown_by_default_where_training_says_so(tmp_path, monkeypatch, capsys):
+    """verbose=None is training.progress_verbose(): Keras's progress bar in JupyterLab, nothing in a build."""
+    x, y = data()
+    monkeypatch.setattr(checkpoints, "progress_verbose", lambda: 1)
+    checkpoints.resumable_fit(build, x[:64], y[:64], folder=tmp_path / "lab", epochs=1, batch_size=32)
+    assert "2/2" in capsys.readouterr().out
+    monkeypatch.setattr(checkpoints, "progress_verbose", lambda: 0)
+    checkpoints.resumable_fit(build, x[:64], y[:64], folder=tmp_path / "build", epochs=1, batch_size=32)
+    assert capsys.readouterr().out == ""

@@ -128,7 +128,8 @@ def offline_folder(shared: Path, target: Path) -> subprocess.CompletedProcess:
 
 
 def links(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): str(p.readlink()) for p in sorted(folder.rglob("*")) if p.is_symlink()}
+    """Each link below ``folder`` and the file it points to, with every link on the way resolved."""
+    return {str(p.relative_to(folder)): str(p.resolve()) for p in sorted(folder.rglob("*")) if p.is_symlink()}
 
 
 # ---- the entry reaches every place -------------------------------------------------------------------------------

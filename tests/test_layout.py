@@ -12,6 +12,9 @@ from conftest import ROOT
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 # Chapters and executable appendix pages follow the same notebook rules.
 NOTEBOOKS = CHAPTERS + sorted((ROOT / "book").glob("*.ipynb"))
+#: The first line of a hidden check cell, and of a hidden cell that computes what the text quotes.
+CHECK_COMMENT = "# The book's checks (hidden in the book): they fail the build when a claim of the text stops holding."
+PROSE_COMMENT = "# What the text quotes (hidden in the book): run it, the next paragraph shows these values."
 NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
 
 
@@ -55,11 +58,62 @@ def test_toc_lists_exactly_the_chapters_that_exist_in_order():
     assert listed == [f"chapters/{p.stem}" for p in CHAPTERS]
 
 
+def committed(nb_path) -> tuple[dict, str]:
+    """The notebook as git holds it, and where that is: the staged version (what the next commit records, already
+    through the nbstripout filter), or the file itself when git does not track it yet."""
+    rel = nb_path.relative_to(ROOT).as_posix()
+    staged = subprocess.run(["git", "show", f":{rel}"], cwd=ROOT, capture_output=True, text=True)
+    if staged.returncode == 0:
+        return json.loads(staged.stdout), f"{rel} as staged"
+    return json.loads(nb_path.read_text()), f"{rel} (untracked)"
+
+
+def saved_outputs(nb: dict) -> list[str]:
+    """What a run leaves in a notebook: code outputs and execution counts, and the values of inline expressions
+    that jupyterlab-myst stores in a markdown cell's metadata (``user_expressions``)."""
+    found = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+            found.append(f"cell {i} has outputs")
+        if "user_expressions" in cell.get("metadata", {}):
+            found.append(f"cell {i} has the values of its {{eval}} expressions (metadata.user_expressions)")
+    return found
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_committed_without_outputs(nb):
-    for i, cell in enumerate(cells(nb)):
-        if cell["cell_type"] == "code":
-            assert not cell.get("outputs") and cell.get("execution_count") is None, f"{nb.name} cell {i} has outputs"
+    """What git holds, not the file: a notebook saved in JupyterLab keeps its outputs on disk, git strips them."""
+    notebook, where = committed(nb)
+    assert not saved_outputs(notebook), f"{where}: {saved_outputs(notebook)}"
+
+
+def test_git_strips_outputs_as_notebooks_are_committed():
+    """.gitattributes names the nbstripout filter that `make venv` installs; it strips what a JupyterLab run
+    leaves (outputs, counts, inline-expression values, the kernel's language_info) and nothing else."""
+    path = CHAPTERS[0].relative_to(ROOT).as_posix()
+    attr = subprocess.run(["git", "check-attr", "filter", "--", path], cwd=ROOT, capture_output=True, text=True)
+    assert attr.stdout.strip().endswith(": filter: nbstripout"), attr.stdout + attr.stderr
+    clean = subprocess.run(["git", "config", "filter.nbstripout.clean"], cwd=ROOT, capture_output=True, text=True)
+    assert clean.returncode == 0 and "nbstripout" in clean.stdout, "no nbstripout filter in .git/config: `make venv`"
+    committed_text = subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True, text=True).stdout
+    notebook = json.loads(committed_text)
+    run = json.loads(committed_text)
+    code = next(c for c in run["cells"] if c["cell_type"] == "code")
+    code.update(execution_count=3, outputs=[{"output_type": "stream", "name": "stdout", "text": ["7\n"]}])
+    markdown = next(c for c in run["cells"] if c["cell_type"] == "markdown")
+    markdown["metadata"]["user_expressions"] = [{"expression": "prose.n", "result": {"status": "ok"}}]
+    run["metadata"]["language_info"] = {"name": "python", "version": "3.11.7", "pygments_lexer": "ipython3"}
+    assert saved_outputs(run)
+
+    def through_filter(nb: dict) -> str:
+        text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        done = subprocess.run(clean.stdout.strip(), shell=True, cwd=ROOT, input=text, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    stripped = json.loads(through_filter(run))
+    assert not saved_outputs(stripped) and stripped == notebook
+    assert through_filter(notebook) == committed_text, "the filter changes a committed notebook: cell ids, format?"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
@@ -73,7 +127,20 @@ def test_notebook_structure(nb):
     )
     assert calls_setup, "the first code cell calls mnistlib.setup with the chapter name"
     hidden = [c for c in code if "remove-cell" in tags(c)]
-    assert hidden and all("assert" in source(c) for c in hidden), "hidden checks must assert real facts"
+    checks = [c for c in hidden if "check" in tags(c)]
+    assert checks and all("assert" in source(c) for c in checks), "hidden checks must assert real facts"
+    for c in hidden:
+        kind = set(tags(c)) & {"check", "prose"}
+        assert len(kind) == 1, f"{nb.name}: a hidden cell is a check or computes prose: {source(c)[:80]!r}"
+        assert c["metadata"].get("jupyter", {}).get("source_hidden") is True, (
+            f"{nb.name}: hidden cells are collapsed in JupyterLab: {source(c)[:80]!r}"
+        )
+        first = source(c).splitlines()[0]
+        assert first == (CHECK_COMMENT if "check" in kind else PROSE_COMMENT), f"{nb.name}: {first!r}"
+        if "prose" in kind:
+            assert "assert" not in source(c) and "prose." in source(c), f"{nb.name}: {source(c)[:80]!r}"
+        else:
+            assert not re.search(r"\bprose\.\w+\s*=", source(c)), f"{nb.name}: a check computes prose"
     for prev, cell in zip(cs, cs[1:]):
         if cell["cell_type"] == "code" and "remove-cell" not in tags(cell):
             assert prev["cell_type"] == "markdown" or "remove-cell" in tags(prev), (

@@ -190,3 +190,60 @@ def test_train_models_uses_the_cache_and_per_model_epochs(tiny, artifacts, capsy
     assert len(out) == 4 and out[0].startswith("soft") and "loaded: 2 epochs" in out[3]
     with pytest.raises(TypeError, match=r"specs of \['soft'\] are not ModelSpec"):
         training.train_models({"soft": (models.softmax_regression, {})}, epochs=1, **kw)
+
+
+def test_cached_model_path_is_where_train_or_load_keeps_the_model(tiny, artifacts):
+    x, y = tiny
+    kw = dict(config={}, profile="smoke", chapter=chapters.LINEAR_MODELS, x=x, y=y, validation_data=(x, y), epochs=1)
+    path = training.cached_model_path("softmax", models.softmax_regression, **kw)
+    assert path.parent == artifacts / "smoke" / chapters.LINEAR_MODELS and not path.exists()
+    first = training.train_or_load("softmax", models.softmax_regression, verbose=0, **kw)
+    assert first.path == path and path.is_file() and path.with_suffix(".json").is_file()
+    # verbose only changes what is printed, so it is not part of the key; a fit option is.
+    again = training.train_or_load("softmax", models.softmax_regression, verbose=1, **kw)
+    assert again.loaded and again.path == path
+    assert training.cached_model_path("softmax", models.softmax_regression, reduce_lr=True, **kw) != path
+
+
+def test_progress_verbose_shows_progress_in_a_kernel_but_never_in_a_build(monkeypatch):
+    """Outside a kernel (this test, a script) no progress bar; in a kernel, one, unless the Makefile says build."""
+    monkeypatch.delenv(training.BUILD_ENV, raising=False)
+    assert training.progress_verbose() == 0
+    monkeypatch.setenv(training.BUILD_ENV, "1")
+    assert training.progress_verbose() == 0
+
+
+def test_fits_in_a_jupyter_kernel_show_progress_unless_building(tiny):
+    """A real kernel (JupyterLab's): fit's default prints Keras's progress bar; with MNISTBOOK_BUILD=1, nothing."""
+    import os
+
+    from jupyter_client.manager import start_new_kernel
+
+    code = (
+        "import os, numpy as np\n"
+        "from mnistlib import models, training\n"
+        "x = np.zeros((64, 28, 28, 1), np.float32); y = np.arange(64) % 10\n"
+        "os.environ.pop(training.BUILD_ENV, None)\n"
+        "print('in a kernel:', training.progress_verbose(), flush=True)\n"
+        "training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=1, batch_size=32)\n"
+        "print('@@', flush=True)\n"
+        "os.environ[training.BUILD_ENV] = '1'\n"
+        "print('building:', training.progress_verbose(), flush=True)\n"
+        "training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=1, batch_size=32)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != training.BUILD_ENV}
+    manager, client = start_new_kernel(kernel_name="python3", env=env, startup_timeout=120)
+    try:
+        texts = []
+        reply = client.execute_interactive(
+            code,
+            timeout=240,
+            output_hook=lambda m: texts.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None,
+        )
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    with_progress, building = "".join(texts).split("@@")
+    assert "in a kernel: 1" in with_progress and "2/2" in with_progress, with_progress
+    assert building.strip() == "building: 0", building
