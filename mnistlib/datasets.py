@@ -91,7 +91,7 @@ QMNIST_COLUMNS = (
     "hsf_series",  # NIST Special Database 19 series: 0-3 Census employees, 4 high-school students
     "writer_id",  # NIST writer identifier
     "writer_digit_index",  # index of this digit among the writer's digits
-    "nist_class_code",  # NIST class code (ASCII code of the character)
+    "nist_class_code",  # NIST class code: the ASCII code in hex read as decimal digits ("5", 0x35, is 35)
     "nist_index",  # global index of the digit in NIST SD19
     "duplicate",  # 0, or the index of the digit this one duplicates
     "unused",  # always 0

@@ -13,7 +13,8 @@ import yaml
 from bs4 import BeautifulSoup
 from conftest import BUILD_OUT, HTML, ROOT
 
-pytestmark = pytest.mark.book
+# The first test builds the book (tests/conftest.py): far longer than the suite's default timeout allows.
+pytestmark = [pytest.mark.book, pytest.mark.timeout(1800)]
 
 
 def test_strict_build_succeeds(book_build):

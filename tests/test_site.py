@@ -24,7 +24,8 @@ import pytest
 import yaml
 from conftest import HTML, ROOT
 
-pytestmark = pytest.mark.book
+# If this module runs first, its first test builds the book (tests/conftest.py): allow for it.
+pytestmark = [pytest.mark.book, pytest.mark.timeout(1800)]
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
