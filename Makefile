@@ -10,7 +10,30 @@ PYTHON  ?= python3
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= quick
-BOOK_PROFILE = $(or $(MNISTBOOK_PROFILE),$(PROFILE))
+# The profile reaches a shell only validated: PROFILE and MNISTBOOK_PROFILE (when set) are read raw ($(value):
+# nothing in them is expanded), must each be one of PROFILES in any case and spacing, as mnistlib.profiles accepts
+# them, and are replaced by that name before any recipe runs; anything else stops make here, before any command.
+PROFILES := smoke quick full
+# profile_name: $(1) stripped, with the capitals of the profiles' letters made small ($(2): the pairs still to apply).
+profile_name = $(if $(2),$(call profile_name,$(subst $(firstword $(subst :, ,$(firstword $(2)))),$(lastword \
+  $(subst :, ,$(firstword $(2)))),$(1)),$(wordlist 2,99,$(2))),$(strip $(1)))
+PROFILE_LETTERS := S:s M:m O:o K:k E:e Q:q U:u I:i C:c F:f L:l
+# check_profile: stop make unless the value $(2) of variable $(1) is one profile's name.
+check_profile = $(if $(and $(filter 1,$(words $(2))),$(filter $(PROFILES),$(call profile_name,$(2),\
+  $(PROFILE_LETTERS)))),,$(error $(1) is '$(2)': set it to one of $(PROFILES) (in any case); nothing was run))
+$(call check_profile,PROFILE,$(value PROFILE))
+override PROFILE := $(call profile_name,$(value PROFILE),$(PROFILE_LETTERS))
+ifneq ($(strip $(value MNISTBOOK_PROFILE)),)
+$(call check_profile,MNISTBOOK_PROFILE,$(value MNISTBOOK_PROFILE))
+override MNISTBOOK_PROFILE := $(call profile_name,$(value MNISTBOOK_PROFILE),$(PROFILE_LETTERS))
+endif
+BOOK_PROFILE := $(or $(strip $(value MNISTBOOK_PROFILE)),$(PROFILE))
+# A relative MNISTLIB_DATA is made absolute once, here, against the folder make runs in: every recipe, and the
+# notebooks the book runs from chapters/, then read the same folder.
+ifneq ($(strip $(value MNISTLIB_DATA)),)
+override MNISTLIB_DATA := $(abspath $(patsubst ~/%,$(HOME)/%,$(strip $(value MNISTLIB_DATA))))
+export MNISTLIB_DATA
+endif
 # Strict (-n -W --keep-going) and from a fresh Sphinx environment (--all: every page read again, executed
 # notebooks still come from the jupyter cache), so an incremental build cannot keep a stale page.
 JB_FLAGS := -n -W --keep-going --all

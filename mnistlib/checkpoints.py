@@ -11,8 +11,18 @@ Introduced in chapter 08 (``08_resnet_qmnist``). A checkpoint folder holds
 
 Every file is written to a temporary name and renamed into place, so a process
 killed at any moment leaves the previous complete checkpoint, never half of a
-new one. ``state.json`` is written after its checkpoint: it never names a file
-that is not complete on disk.
+new one. ``state.json`` is written when a call starts to train and after every
+checkpoint: it never names a file that is not complete on disk, and checkpoints
+without it (deleted, or copied without it) are an error, never a fresh start
+that would overwrite them. A checkpoint damaged later (a truncated copy, a bad
+disk) is replaced by the previous complete one on disk, with a warning that
+says so, and the history is cut back to its epoch.
+
+One run at a time trains into a folder: :func:`resumable_fit` holds an
+exclusive lock (``.lock`` in the folder, :func:`mnistlib.files.exclusive_lock`)
+for the whole call, and a second run, in another process or in this one, gets
+a :class:`CheckpointError` naming the holder, instead of deleting the first
+one's temporary files as leftovers.
 
 What makes a resumed run *exact* is that nothing random depends on how many
 epochs this process has run: epoch ``e`` shuffles with a generator seeded by
@@ -23,7 +33,9 @@ as an uninterrupted one (:func:`reseed`).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import random
 import socket
@@ -37,7 +49,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from .files import atomic_write_bytes
+from .files import LockHeldError, atomic_write_bytes, exclusive_lock
 from .fingerprints import architecture_fingerprint, data_fingerprint
 from .training import EpochTimer, TrainResult, progress_verbose, run_info, save_model_atomic
 
@@ -54,6 +66,8 @@ __all__ = [
 ]
 
 STATE = "state.json"
+#: The lock file of a folder in use (:func:`mnistlib.files.exclusive_lock`); deleted when the call ends.
+LOCK = ".lock"
 #: The layout of ``state.json``. 2: runs are matched by :func:`mnistlib.fingerprints.architecture_fingerprint`.
 FORMAT = 2
 
@@ -61,7 +75,7 @@ FORMAT = 2
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used: missing, truncated, corrupt or from another run.
 
-    Raised instead of silently starting afresh. Introduced in chapter 08 (``08_resnet_qmnist``).
+    Raised instead of silently starting afresh.
     """
 
 
@@ -110,25 +124,56 @@ def reseed(model: keras.Model, seed: int, epoch: int) -> None:
 def read_state(folder: str | os.PathLike) -> dict[str, Any] | None:
     """The folder's ``state.json`` as a dict, ``None`` if the folder holds no run yet.
 
-    Raises :class:`CheckpointError` naming the file if it cannot be read or
-    names a checkpoint that is not there.
+    Raises :class:`CheckpointError` naming the file if it cannot be read, names
+    a checkpoint that is not there, holds a history that does not end at its
+    epoch, or is missing beside ``epoch-*.keras`` files: those belong to a run
+    whose settings and history are lost, and starting afresh would overwrite them.
+    ``"checkpoint": null`` is a run that started and completed no epoch yet.
     """
-    path = Path(folder).expanduser() / STATE
+    folder = Path(folder).expanduser()
+    path = folder / STATE
     if not path.exists():
+        found = sorted(p.name for p in folder.glob("epoch-*.keras"))
+        if found:
+            raise CheckpointError(
+                f"{path} is missing, but {folder} holds checkpoints ({', '.join(found)}): their run's settings and "
+                "history are unknown, so it cannot resume, and a fresh start would overwrite them. Move them "
+                "elsewhere, or load one by hand (load_checkpoint or load_weights) and continue it in a new folder "
+                "with initial_epoch"
+            )
         return None
     try:
         state = json.loads(path.read_text())
-        epoch, name = int(state["epoch"]), state["checkpoint"]
-        state["history"], state["meta"], state["runs"]  # noqa: B018 (all must be present)
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        epoch, name, history, runs = int(state["epoch"]), state["checkpoint"], state["history"], state["runs"]
+        state["meta"]  # noqa: B018 (must be present)
+        lengths = {key: len(values) for key, values in history.items()}
+        epochs = [int(e) for e in history.get("epoch", [])]
+        first = int(runs[0]["first_epoch"]) if runs else epoch - len(epochs) + 1
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as err:
         raise CheckpointError(
             f"{path}: unreadable training state ({type(err).__name__}: {err}); "
             f"delete {path.parent} to start that run over"
         ) from err
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: state format {state.get('format')!r}, this mnistlib reads {FORMAT}")
-    if name != _checkpoint_name(epoch) or not (path.parent / name).is_file():
-        raise CheckpointError(f"{path}: says epoch {epoch} is in {path.parent / name}, which is missing")
+    start_over = f"the file was changed or damaged; delete {folder} to start that run over"
+    uneven = [key for key, n in lengths.items() if n != len(epochs)]
+    if uneven:
+        raise CheckpointError(
+            f"{path}: inconsistent history: {uneven[0]!r} has {lengths[uneven[0]]} entries, "
+            f"'epoch' has {len(epochs)}; {start_over}"
+        )
+    if epochs != list(range(first, epoch + 1)):
+        raise CheckpointError(
+            f"{path}: inconsistent history: it holds epochs {epochs}, a run from epoch {first} "
+            f"to epoch {epoch} has {list(range(first, epoch + 1))}; {start_over}"
+        )
+    if name is None:
+        if epochs:
+            raise CheckpointError(f"{path}: names no checkpoint, yet epochs {epochs} are complete; {start_over}")
+        return state
+    if name != _checkpoint_name(epoch) or not (folder / name).is_file():
+        raise CheckpointError(f"{path}: says epoch {epoch} is in {folder / name}, which is missing")
     return state
 
 
@@ -195,9 +240,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         save_model_atomic(self.model, self.folder / _checkpoint_name(done))
-        self.state["history"].setdefault("epoch", []).append(done)
+        history = self.state["history"]
+        n = len(history.get("epoch", []))
+        history.setdefault("epoch", []).append(done)
         for key, value in (logs or {}).items():
-            self.state["history"].setdefault(key, []).append(float(value))
+            history.setdefault(key, [math.nan] * n).append(float(value))  # a key new this epoch: NaN before
+        for values in history.values():
+            if len(values) == n:  # a key missing this epoch: one entry per epoch all the same
+                values.append(math.nan)
         self.state.update(epoch=done, checkpoint=_checkpoint_name(done))
         self.state["runs"][-1]["last_epoch"] = done
         atomic_write_bytes(self.folder / STATE, json.dumps(self.state, indent=1).encode())
@@ -214,12 +264,72 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 def _remove_partial_files(folder: Path) -> list[str]:
-    """Delete temporary files a killed writer left behind; they are never complete, never trusted."""
+    """Delete temporary files a killed writer left behind; they are never complete, never trusted.
+
+    Only under the folder's lock: a live writer's temporary file looks the same.
+    """
     removed = []
     for path in folder.glob(".*.part*"):
         path.unlink(missing_ok=True)
         removed.append(path.name)
     return removed
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """Hold the folder's lock for the body, or raise :class:`CheckpointError` naming the run that holds it."""
+    owner = f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(exclusive_lock(folder / LOCK, owner))
+    except LockHeldError as err:
+        raise CheckpointError(
+            f"checkpoint folder {folder} is in use by another run ({err.holder or 'holder unknown'}): two runs in one "
+            "folder would delete each other's files. Wait for that run to end (interrupt it, or let it finish), "
+            "or train into another folder"
+        ) from None
+    with stack:
+        yield
+
+
+def _load_latest(folder: Path, state: dict[str, Any]) -> tuple[keras.Model, list[str]]:
+    """The model of the latest complete checkpoint, and the names of the damaged ones skipped on the way.
+
+    When the checkpoint ``state`` names is damaged, the previous ones on disk
+    are tried, newest first; ``state`` is cut back to the first that loads
+    (epoch, checkpoint, history), so that training from it is still the planned
+    run, and a warning names both files. No complete one: :class:`CheckpointError`.
+    """
+    latest = folder / state["checkpoint"]
+    try:
+        return load_checkpoint(latest), []
+    except CheckpointError as err:
+        damage = err
+    damaged, epochs = [latest.name], state["history"]["epoch"]
+    for index in range(len(epochs) - 2, -1, -1):
+        path = folder / _checkpoint_name(epochs[index])
+        if not path.is_file():
+            continue
+        try:
+            model = load_checkpoint(path)
+        except CheckpointError:
+            damaged.append(path.name)
+            continue
+        epoch = epochs[index]
+        warnings.warn(
+            f"checkpoint {latest} is damaged ({damage}); resuming from {path.name}, the latest complete "
+            f"checkpoint, after epoch {epoch}: epochs {epoch + 1} to {state['epoch']} are trained again"
+            + (f" (also damaged: {', '.join(damaged[1:])})" if len(damaged) > 1 else ""),
+            stacklevel=3,
+        )
+        state["history"] = {key: values[: index + 1] for key, values in state["history"].items()}
+        state.update(epoch=epoch, checkpoint=path.name)
+        return model, damaged
+    raise CheckpointError(
+        f"{damage}; no earlier complete checkpoint in {folder} to fall back on"
+        + (f" (also damaged: {', '.join(damaged[1:])})" if len(damaged) > 1 else "")
+        + f"; delete {folder} to start that run over"
+    ) from damage
 
 
 def resumable_fit(
@@ -246,7 +356,10 @@ def resumable_fit(
     its last completed epoch: the model and optimizer come from its checkpoint,
     after checking that it was started with the same data, seed, batch size
     and architecture; anything else raises :class:`CheckpointError`, never a
-    silent fresh start. ``stop_after`` ends this call after that epoch (an
+    silent fresh start. If that checkpoint is damaged, the previous complete
+    one on disk is used, with a warning (:func:`read_state` says what else is
+    refused). The folder is locked for the whole call: another call on it
+    while this one runs raises :class:`CheckpointError` at once. ``stop_after`` ends this call after that epoch (an
     interruption on purpose: call again to resume). ``initial_epoch`` numbers
     the first epoch of a *new* run (used to continue from weights loaded by
     hand, the original experiment's way). The result's history covers every epoch of every
@@ -255,69 +368,83 @@ def resumable_fit(
     Introduced in chapter 08 (``08_resnet_qmnist``).
     """
     folder = checkpoint_dir(folder)
-    removed = _remove_partial_files(folder)
-    data = data_fingerprint(x, y, *(validation_data or ()))
-    state = read_state(folder)
-    if state is None:
-        keras.utils.set_random_seed(seed)
-        model = build_fn()
-        meta = {
-            "architecture": architecture_fingerprint(model),
-            "data": data,
-            "seed": seed,
-            "batch_size": batch_size,
-            "n_train": int(len(x)),
-            "epochs": epochs,
-            "model": model.name,
-        }
-        state = {"format": FORMAT, "epoch": initial_epoch, "checkpoint": None, "meta": meta, "history": {}, "runs": []}
-    else:
-        meta = state["meta"]
-        wanted = {"data": data, "seed": seed, "batch_size": batch_size}
-        differ = [f"{k} {meta.get(k)!r} there, {v!r} here" for k, v in wanted.items() if meta.get(k) != v]
-        if differ:
-            raise CheckpointError(
-                f"{folder / STATE}: that run was started with other settings ({'; '.join(differ)}); "
-                "use another folder, or delete this one to start over"
-            )
-        architecture = architecture_fingerprint(build_fn())
-        if architecture != meta["architecture"]:
-            raise CheckpointError(
-                f"{folder / STATE}: the checkpoints hold another architecture than build_fn "
-                f"builds ({meta['architecture']} there, {architecture} here)"
-            )
-        model = load_checkpoint(folder / state["checkpoint"])
-    start = state["epoch"]
-    end = epochs if stop_after is None else min(epochs, stop_after)
-    state["runs"].append(
-        {
-            "first_epoch": start + 1,
-            "last_epoch": start,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "resumed": bool(state["runs"]),
-            "removed_partial_files": removed,
-        }
-    )
-    checkpoint = EpochCheckpoint(folder, state, keep=keep, keep_epochs=keep_epochs)
-    verbose = progress_verbose() if verbose is None else verbose
-    for epoch in range(start, end):
-        order = epoch_order(len(x), seed, epoch)
-        reseed(model, seed, epoch)
-        model.fit(
-            x[order],
-            y[order],
-            batch_size=batch_size,
-            epochs=epoch + 1,
-            initial_epoch=epoch,
-            shuffle=False,
-            validation_data=validation_data,
-            callbacks=[EpochTimer(len(x)), checkpoint, *callbacks],
-            verbose=verbose,
+    with _folder_lock(folder):  # before anything is deleted: another run's temporary files look like leftovers
+        removed = _remove_partial_files(folder)
+        data = data_fingerprint(x, y, *(validation_data or ()))
+        state = read_state(folder)
+        damaged = []
+        if state is None or state["checkpoint"] is None:  # no run, or one that completed no epoch
+            keras.utils.set_random_seed(seed)
+            model = build_fn()
+            meta = {
+                "architecture": architecture_fingerprint(model),
+                "data": data,
+                "seed": seed,
+                "batch_size": batch_size,
+                "n_train": int(len(x)),
+                "epochs": epochs,
+                "model": model.name,
+            }
+            state = {
+                "format": FORMAT,
+                "epoch": initial_epoch,
+                "checkpoint": None,
+                "meta": meta,
+                "history": {},
+                "runs": [],
+            }
+        else:
+            meta = state["meta"]
+            wanted = {"data": data, "seed": seed, "batch_size": batch_size}
+            differ = [f"{k} {meta.get(k)!r} there, {v!r} here" for k, v in wanted.items() if meta.get(k) != v]
+            if differ:
+                raise CheckpointError(
+                    f"{folder / STATE}: that run was started with other settings ({'; '.join(differ)}); "
+                    "use another folder, or delete this one to start over"
+                )
+            architecture = architecture_fingerprint(build_fn())
+            if architecture != meta["architecture"]:
+                raise CheckpointError(
+                    f"{folder / STATE}: the checkpoints hold another architecture than build_fn "
+                    f"builds ({meta['architecture']} there, {architecture} here)"
+                )
+            model, damaged = _load_latest(folder, state)
+        start = state["epoch"]
+        end = epochs if stop_after is None else min(epochs, stop_after)
+        state["runs"].append(
+            {
+                "first_epoch": start + 1,
+                "last_epoch": start,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "resumed": state["checkpoint"] is not None,
+                "removed_partial_files": removed,
+                "damaged_checkpoints": damaged,
+            }
         )
-        if model.stop_training:
-            break
+        if start < end or damaged:
+            # From now on state.json says this run exists, before any checkpoint does; after a fallback, it
+            # names the checkpoint this run goes on from.
+            atomic_write_bytes(folder / STATE, json.dumps(state, indent=1).encode())
+        checkpoint = EpochCheckpoint(folder, state, keep=keep, keep_epochs=keep_epochs)
+        verbose = progress_verbose() if verbose is None else verbose
+        for epoch in range(start, end):
+            order = epoch_order(len(x), seed, epoch)
+            reseed(model, seed, epoch)
+            model.fit(
+                x[order],
+                y[order],
+                batch_size=batch_size,
+                epochs=epoch + 1,
+                initial_epoch=epoch,
+                shuffle=False,
+                validation_data=validation_data,
+                callbacks=[EpochTimer(len(x)), checkpoint, *callbacks],
+                verbose=verbose,
+            )
+            if model.stop_training:
+                break
     info = {
         **run_info(x, validation_data, batch_size, seed),
         "runs": state["runs"],

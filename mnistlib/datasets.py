@@ -32,6 +32,8 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import itertools
+import math
 import os
 import sys
 import time
@@ -42,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .idx import IdxFormatError, decompress, read_idx, sniff_compression
+from .idx import IdxFormatError, decompress, read_idx, read_idx_header, sniff_compression
 
 __all__ = [
     "ENV_VAR",
@@ -61,6 +63,7 @@ __all__ = [
     "QMNIST_COLUMNS",
     "QMNIST_STANDIN",
     "data_dir",
+    "shown_path",
     "locate",
     "verify_file",
     "fetch",
@@ -100,7 +103,12 @@ QMNIST_COLUMNS = (
 
 @dataclass(frozen=True)
 class DataFile:
-    """One published file: its name, folder, canonical md5 and where to get it."""
+    """One published file: its name, folder, canonical md5 and where to get it.
+
+    ``payload_size`` is the size in bytes of its decompressed payload, where
+    known: verifying a file that is not the published one never decompresses
+    more than that (nor more than the file's IDX header declares).
+    """
 
     name: str
     dataset: str  # folder under the data directory: its Dataset's folder, e.g. "MNIST"
@@ -109,6 +117,7 @@ class DataFile:
     mirrors: tuple[str, ...]
     description: str
     rows: int | None = None
+    payload_size: int | None = None  # bytes of the decompressed payload, header included
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -128,6 +137,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         MNIST_MIRRORS,
         "MNIST training images, 60000x28x28",
         60_000,
+        47_040_016,
     ),
     DataFile(
         "train-labels-idx1-ubyte.gz",
@@ -137,6 +147,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         MNIST_MIRRORS,
         "MNIST training labels, 60000",
         60_000,
+        60_008,
     ),
     DataFile(
         "t10k-images-idx3-ubyte.gz",
@@ -146,6 +157,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         MNIST_MIRRORS,
         "MNIST test images, 10000x28x28",
         10_000,
+        7_840_016,
     ),
     DataFile(
         "t10k-labels-idx1-ubyte.gz",
@@ -155,6 +167,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         MNIST_MIRRORS,
         "MNIST test labels, 10000",
         10_000,
+        10_008,
     ),
     DataFile(
         "qmnist-train-images-idx3-ubyte.gz",
@@ -164,6 +177,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         QMNIST_MIRRORS,
         "QMNIST training images, 60000x28x28",
         60_000,
+        47_040_016,
     ),
     DataFile(
         "qmnist-train-labels-idx2-int.gz",
@@ -173,6 +187,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         QMNIST_MIRRORS,
         "QMNIST extended training labels, 60000x8",
         60_000,
+        1_920_012,
     ),
     DataFile(
         "qmnist-test-images-idx3-ubyte.gz",
@@ -182,6 +197,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         QMNIST_MIRRORS,
         "QMNIST test images, 60000x28x28",
         60_000,
+        47_040_016,
     ),
     DataFile(
         "qmnist-test-labels-idx2-int.gz",
@@ -191,6 +207,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         QMNIST_MIRRORS,
         "QMNIST extended test labels, 60000x8",
         60_000,
+        1_920_012,
     ),
     DataFile(
         "qmnist-train-labels.tsv.gz",
@@ -200,6 +217,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         QMNIST_MIRRORS,
         "QMNIST extended training labels as TSV",
         60_000,
+        1_477_471,
     ),
     DataFile(
         "qmnist-test-labels.tsv.gz",
@@ -209,6 +227,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         QMNIST_MIRRORS,
         "QMNIST extended test labels as TSV",
         60_000,
+        1_501_745,
     ),
     DataFile(
         "qmnist-test-labels-idx1-ubyte.gz",
@@ -218,6 +237,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         QMNIST_MIRRORS,
         "QMNIST test class labels only, 60000",
         60_000,
+        60_008,
     ),
     DataFile(
         "xnist-images-idx3-ubyte.xz",
@@ -227,6 +247,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         QMNIST_MIRRORS,
         "all NIST SD19 digits, preprocessed like QMNIST, 402953x28x28",
         402_953,
+        315_915_168,
     ),
     DataFile(
         "xnist-labels-idx2-int.xz",
@@ -236,6 +257,7 @@ REGISTRY: dict[str, DataFile] = _registry(
         QMNIST_MIRRORS,
         "extended labels of the NIST digits, 402953x8",
         402_953,
+        12_894_508,
     ),
 )
 
@@ -362,23 +384,41 @@ class FileCheck:
     def describe(self) -> str:
         how = {
             "canonical": "verified: md5 of the file is the published one",
-            "payload": "verified: md5 of the decompressed payload is the published one",
-            "standin": "QMNIST stand-in file (payload md5 of the offline stand-in)",
+            "payload": "verified: md5 of its contents is the published one",
+            "standin": "QMNIST stand-in (md5 of the offline stand-in)",
             "unverified": f"UNVERIFIED: md5 {self.md5} matches no published file",
         }[self.status]
-        return f"{self.name}: {how} [{self.path}]"
+        return f"{shown_path(self.path)}: {how}"
 
 
 def data_dir(path: str | os.PathLike | None = None) -> Path:
-    """The data folder: ``path``, else ``$MNISTLIB_DATA``, else pooch's cache for mnistlib."""
+    """The data folder, absolute: ``path``, else ``$MNISTLIB_DATA``, else pooch's cache for mnistlib.
+
+    A relative path is resolved against the current folder once, here, so that
+    code that changes folder afterwards still finds the same data.
+    """
     if path is not None:
-        return Path(path).expanduser()
+        return Path(path).expanduser().resolve()
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser().resolve()
     import pooch
 
-    return Path(pooch.os_cache("mnistlib"))
+    return Path(pooch.os_cache("mnistlib")).resolve()
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` as the book shows it: ``$MNISTLIB_DATA/...`` relative to the data folder, never this machine's folders.
+
+    A path outside the data folder is shown by its name alone.
+    """
+    path = Path(path).resolve()
+    root = data_dir()
+    folder = f"${ENV_VAR}" if os.environ.get(ENV_VAR, "").strip() else "<mnistlib cache>"
+    try:
+        return f"{folder}/{path.relative_to(root).as_posix()}"
+    except ValueError:
+        return path.name
 
 
 def _candidates(entry: DataFile, root: Path) -> list[Path]:
@@ -400,27 +440,59 @@ def locate(name: str, root: str | os.PathLike | None = None) -> Path | None:
     return None
 
 
-_VERIFIED: dict[tuple, FileCheck] = {}
+#: Verdicts on files that are not the published file, keyed by the file's md5 (its content, not its path, size or
+#: time: a file rewritten in place with its times restored is verified again) and the registry entry.
+_VERIFIED: dict[tuple[str, str], str] = {}
+
+#: For a file that is neither the published one nor has a registered payload size or IDX header, at most this many
+#: times its compressed size is decompressed to verify it (gzip's own maximum ratio is about 1,032).
+_FALLBACK_RATIO = 1024
 
 
-def _classify(entry: DataFile, raw: bytes, path: Path) -> tuple[FileCheck, bytes | None]:
-    """Verify ``raw`` (the file's bytes) against ``entry``; return the check and the payload if decompressed."""
+def _payload_limit(entry: DataFile, raw: bytes) -> int:
+    """The most bytes verifying ``raw`` may decompress: what the registry and the IDX header say the payload is.
+
+    The published payload has ``entry.payload_size`` bytes, and the stand-ins are parts of it, so a longer
+    stream cannot match either; an IDX header bounds its own payload too. Only the header is decompressed here.
+    """
+    limits = [] if entry.payload_size is None else [entry.payload_size]
+    try:
+        dtype, shape = read_idx_header(raw)
+    except IdxFormatError:
+        pass  # not IDX (the TSV tables), or not a header at all: the registry's size, if any, decides
+    else:
+        limits.append(4 + 4 * len(shape) + math.prod(shape) * dtype.itemsize)
+    return min(limits) if limits else max(1 << 20, _FALLBACK_RATIO * len(raw))
+
+
+def _classify(entry: DataFile, raw: bytes, path: Path) -> tuple[FileCheck, bytes | bytearray | None]:
+    """Verify ``raw`` (the file's bytes) against ``entry``; return the check and the payload if decompressed.
+
+    The payload is decompressed only when a payload md5 could match, and never past :func:`_payload_limit`;
+    a file stored uncompressed under the ``.gz`` name is its own payload.
+    """
     md5 = hashlib.md5(raw).hexdigest()
     if md5 == entry.md5:
         return FileCheck(entry.name, path, "canonical", md5), None
+    known = {entry.payload_md5: "payload", QMNIST_STANDIN.get(entry.name): "standin"}
+    known.pop(None, None)
+    cached = _VERIFIED.get((md5, entry.name))
+    if cached is not None or not known:
+        return FileCheck(entry.name, path, cached or "unverified", md5), None
+    kind = sniff_compression(raw[:6])
     payload = None
-    if sniff_compression(raw[:6]) is not None:
+    if kind is None:
+        payload, pmd5 = raw, md5
+    else:
         try:
-            payload = decompress(raw, sniff_compression(raw[:6]), str(path))
+            payload = decompress(raw, kind, str(path), limit=_payload_limit(entry, raw))
         except IdxFormatError:
-            payload = None
-    if payload is not None:
-        pmd5 = hashlib.md5(payload).hexdigest()
-        if pmd5 == entry.payload_md5:
-            return FileCheck(entry.name, path, "payload", md5), payload
-        if QMNIST_STANDIN.get(entry.name) == pmd5:
-            return FileCheck(entry.name, path, "standin", md5), payload
-    return FileCheck(entry.name, path, "unverified", md5), payload
+            pmd5 = None
+        else:
+            pmd5 = hashlib.md5(payload).hexdigest()
+    status = known.get(pmd5, "unverified")
+    _VERIFIED[(md5, entry.name)] = status
+    return FileCheck(entry.name, path, status, md5), payload
 
 
 def verify_file(path: str | os.PathLike, name: str | None = None) -> FileCheck:
@@ -430,16 +502,10 @@ def verify_file(path: str | os.PathLike, name: str | None = None) -> FileCheck:
     return check
 
 
-def _load_verified(entry: DataFile, path: Path) -> tuple[FileCheck, bytes]:
-    """Read ``path`` once, verify it, and return the check and the bytes to parse."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, entry.name)
+def _load_verified(entry: DataFile, path: Path) -> tuple[FileCheck, bytes | bytearray]:
+    """Read ``path`` once, verify it by its content, and return the check and the bytes to parse."""
     raw = path.read_bytes()
-    cached = _VERIFIED.get(key)
-    if cached is not None:
-        return cached, raw
     check, payload = _classify(entry, raw, path)
-    _VERIFIED[key] = check
     return check, payload if payload is not None else raw
 
 
@@ -451,16 +517,29 @@ def fetch(
     progressbar: bool | None = None,
     timeout: float = 60.0,
     attempts: int = 2,
+    replace_unverified: bool = False,
 ) -> Path:
     """Return the local path of registered file ``name``, downloading it if missing.
 
     The download goes to a temporary file beside the target, is verified
     (canonical or payload md5), and only then renamed into place; a failed
     or corrupt download leaves no file behind. Each mirror is tried
-    ``attempts`` times. Raises :class:`DataUnavailableError` saying first what
-    to do, then every missing file of the file's dataset. Introduced in chapter 01 (``01_idx_format``).
+    ``attempts`` times. With ``replace_unverified``, a local file that matches
+    no published checksum is downloaded again too, and once a verified copy is
+    in place the old one is kept beside it as ``<name>.corrupt``; if no
+    verified copy can be had, the old file stays where it was. Raises
+    :class:`DataUnavailableError` saying first what to do, then every missing
+    file of the file's dataset. Introduced in chapter 01 (``01_idx_format``).
     """
-    return fetch_files([name], root, download=download, progressbar=progressbar, timeout=timeout, attempts=attempts)[0]
+    return fetch_files(
+        [name],
+        root,
+        download=download,
+        progressbar=progressbar,
+        timeout=timeout,
+        attempts=attempts,
+        replace_unverified=replace_unverified,
+    )[0]
 
 
 def fetch_files(
@@ -471,14 +550,22 @@ def fetch_files(
     progressbar: bool | None = None,
     timeout: float = 60.0,
     attempts: int = 2,
+    replace_unverified: bool = False,
 ) -> list[Path]:
     """Local paths of registered files ``names``, downloading the missing ones as :func:`fetch` does.
 
     Once one file could not be downloaded the others are only looked for (offline,
     each would fail the same way), and a single :class:`DataUnavailableError`
     lists every missing file of the datasets they belong to, so one fix covers
-    them all.
+    them all. ``replace_unverified``: as for :func:`fetch`.
     """
+    return _fetch_files(names, root, download, progressbar, timeout, attempts, replace_unverified)[0]
+
+
+def _fetch_files(
+    names: Iterable[str], root, download: bool, progressbar, timeout: float, attempts: int, replace_unverified: bool
+) -> tuple[list[Path], str | None]:
+    """:func:`fetch_files`, also returning why downloading stopped (None: it did not)."""
     base = data_dir(root)
     names = list(names)
     paths: list[Path] = []
@@ -486,8 +573,12 @@ def fetch_files(
     for name in names:
         entry = _entry(name)
         path = locate(name, base)
-        if path is None and why is None:
-            path, why = _download(entry, base / entry.dataset / entry.name, progressbar, timeout, attempts)
+        target = base / entry.dataset / entry.name
+        if path is not None and replace_unverified and why is None and verify_file(path, name).status == "unverified":
+            replaced, why = _download(entry, target, progressbar, timeout, attempts, aside=path)
+            path = replaced or path  # not replaced: the unverified file stays where it was
+        elif path is None and why is None:
+            path, why = _download(entry, target, progressbar, timeout, attempts)
         paths.append(path)
     missing = [n for n, p in zip(names, paths) if p is None]
     if missing:
@@ -495,18 +586,21 @@ def fetch_files(
             if any(f.name in missing for f in ds.files):
                 missing += [n for n in ds.default_files if n not in missing and locate(n, base) is None]
         raise DataUnavailableError(_missing_message(missing, base, why), missing)
-    return paths
+    return paths, why
 
 
 def _download(
-    entry: DataFile, target: Path, progressbar, timeout: float, attempts: int
+    entry: DataFile, target: Path, progressbar, timeout: float, attempts: int, aside: Path | None = None
 ) -> tuple[Path | None, str | None]:
-    """Try every mirror ``attempts`` times; return (the verified file, None), or (None, one line saying why not)."""
+    """Try every mirror ``attempts`` times; return (the verified file, None), or (None, one line saying why not).
+
+    ``aside``: an unverified local copy, kept as ``<name>.corrupt`` once the verified one is in place.
+    """
     errors: list[tuple[str, BaseException]] = []
     for url in entry.urls:
         for attempt in range(attempts):
             try:
-                _download_verified(entry, url, target, progressbar, timeout, quiet=bool(errors))
+                _download_verified(entry, url, target, progressbar, timeout, quiet=bool(errors), aside=aside)
                 return target, None
             except DataVerificationError as exc:
                 errors.append((url, exc))
@@ -553,11 +647,12 @@ def _missing_message(names: Sequence[str], base: Path, why: str) -> str:
 
 
 def _download_verified(
-    entry: DataFile, url: str, target: Path, progressbar, timeout: float, quiet: bool = False
+    entry: DataFile, url: str, target: Path, progressbar, timeout: float, quiet: bool = False, aside: Path | None = None
 ) -> None:
     """Download ``url`` to ``target`` through a temporary file, keeping it only if it verifies.
 
-    ``quiet`` silences pooch's "Downloading data from" line, for retries after a failure.
+    ``quiet`` silences pooch's "Downloading data from" line, for retries after a failure. ``aside``: the local
+    copy the download replaces, kept as ``<name>.corrupt`` (see :func:`_set_aside`) just before it is replaced.
     """
     import pooch
 
@@ -578,10 +673,35 @@ def _download_verified(
                 f"downloaded {entry.name} has md5 {check.md5}, expected {entry.md5} "
                 f"(or a payload md5 of {entry.payload_md5}); the file was discarded"
             )
+        if aside is not None:
+            _set_aside(aside, replaced=aside == target)
         os.replace(part, target)
     finally:
         logger.disabled = disabled
         part.unlink(missing_ok=True)
+
+
+def _set_aside(path: Path, replaced: bool) -> Path:
+    """Keep ``path`` as ``<name>.corrupt`` (``.corrupt.1``, ... if taken), never overwriting anything; return it.
+
+    ``replaced``: a new file is about to be renamed onto ``path``; then ``path`` is only linked to its new name,
+    so that the name never goes missing in between (a link is the file itself, even where it is a symbolic link).
+    """
+    for n in itertools.count():
+        keep = path.with_name(f"{path.name}.corrupt{f'.{n}' if n else ''}")
+        try:
+            os.link(path, keep, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except (OSError, NotImplementedError):  # no hard links here: rename, if nothing has that name
+            if keep.exists() or keep.is_symlink():
+                continue
+            os.rename(path, keep)
+            return keep
+        if not replaced:
+            path.unlink()
+        return keep
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True, eq=False)
@@ -755,7 +875,7 @@ def load_qmnist(what: str = "train", root: str | os.PathLike | None = None, *, d
         if len(images) <= 10_000:
             standin = " (this is the QMNIST stand-in, which has no lost digits)" if ci.status == "standin" else ""
             raise ValueError(
-                f"load_qmnist('test50k'): {ci.path} holds only {len(images):,} test digits{standin}; "
+                f"load_qmnist('test50k'): {shown_path(ci.path)} holds only {len(images):,} test digits{standin}; "
                 "the 50,000 lost digits are rows 10,000-59,999 of the full QMNIST test set"
             )
         images, table = images[10_000:], table[10_000:]
@@ -877,7 +997,8 @@ def provenance_report(names: Iterable[str] | None = None, root=None) -> str:
 
     Downloads nothing.
     """
-    lines = [f"data folder: {data_dir(root)}"]
+    shown = f"${ENV_VAR}" if root is None and os.environ.get(ENV_VAR, "").strip() else "pooch's cache for mnistlib"
+    lines = [f"data folder: {shown if root is None else 'the folder given'}"]
     for name in names or REGISTRY:
         path = locate(name, root)
         lines.append(f"  {name}: not downloaded yet" if path is None else f"  {verify_file(path, name).describe()}")
@@ -937,9 +1058,12 @@ DEFAULT_FILES: Mapping[str, tuple[str, ...]] = _DefaultFiles()
 def main(argv: Sequence[str] | None = None, prog: str = "python -m mnistlib") -> int:
     """``python -m mnistlib fetch|status [DATASET ...]``: download and verify, or only report.
 
-    Without datasets, every registered one. ``status`` downloads nothing and
-    exits 0; ``fetch`` exits 1 with the missing-data message when files cannot
-    be had.
+    Without datasets, every registered one. Both exit 1 when a file on disk
+    matches no published checksum (unverified or corrupt), saying which and
+    what to do; ``fetch`` first downloads a verified copy of such a file,
+    keeping the old one beside it as ``<name>.corrupt``, and exits 1 with the
+    missing-data message when files cannot be had. ``status`` downloads
+    nothing; files not downloaded yet are reported, not an error.
     """
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -959,14 +1083,35 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mnistlib") ->
     if unknown:
         parser.error(f"unknown dataset {unknown[0]!r} (registered: {', '.join(DATASETS)})")
     names = [n for d in dict.fromkeys(args.datasets or DATASETS) for n in DATASETS[d].default_files]
+    why = None
     if args.command == "fetch":
         try:
-            fetch_files(names, args.data_dir)
+            _, why = _fetch_files(names, args.data_dir, True, None, timeout=60.0, attempts=2, replace_unverified=True)
         except DataUnavailableError as exc:
             print(exc, file=sys.stderr)
             return 1
     print(provenance_report(names, args.data_dir))
-    return 0
+    print(f"(the data folder on this machine: {data_dir(args.data_dir)})")
+    present = [(n, p) for n in names if (p := locate(n, args.data_dir)) is not None]
+    bad = [check for n, p in present if (check := verify_file(p, n)).status == "unverified"]
+    if not bad:
+        return 0
+    sets = " ".join(ds.name for ds in DATASETS.values() if any(f.name in {c.name for c in bad} for f in ds.files))
+    lines = [
+        f"{len(bad)} data file{'s' if len(bad) > 1 else ''} on disk match{'es' if len(bad) == 1 else ''} no "
+        "published checksum (corrupt, or not the published data):"
+    ]
+    lines += [f"  {c.path} (md5 {c.md5})" for c in bad]
+    if args.command == "fetch":
+        lines.append(
+            f"  Not replaced: {why or 'no verified copy could be downloaded'}. The files were left as they are."
+        )
+    lines.append(
+        f"Run `python -m mnistlib fetch {sets}` where there is internet: it downloads verified copies and keeps "
+        "these beside them as <name>.corrupt; or put the published files in their place."
+    )
+    print("\n".join(lines), file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":  # the older spelling; `python -m mnistlib` is the same without runpy's warning

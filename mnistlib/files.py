@@ -3,7 +3,9 @@
 Every file the book writes (IDX files, trained models, histories, checkpoints,
 the results ledger) goes through :func:`atomic_target`, so a process killed at
 any moment leaves the old file or the new one, never half of it. Files that
-several processes rewrite (the ledger) are changed under :func:`locked`.
+several processes rewrite (the ledger) are changed under :func:`locked`; work
+that only one process may do at a time (training into a checkpoint folder) runs
+under :func:`exclusive_lock`, which refuses at once instead of waiting.
 This module imports nothing else from mnistlib.
 """
 
@@ -19,7 +21,7 @@ try:
 except ImportError:  # Windows: no flock; there, one writing process at a time is the user's job
     fcntl = None
 
-__all__ = ["atomic_target", "atomic_write_bytes", "locked"]
+__all__ = ["atomic_target", "atomic_write_bytes", "locked", "exclusive_lock", "LockHeldError"]
 
 
 def _file_mode() -> int:
@@ -78,3 +80,58 @@ def locked(path: str | os.PathLike):
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+class LockHeldError(OSError):
+    """The lock of :func:`exclusive_lock` is held by someone else; ``holder`` is what the holder wrote into it."""
+
+    def __init__(self, path: str | os.PathLike, holder: str):
+        self.path, self.holder = Path(path), holder
+        super().__init__(f"{path} is locked by {holder or 'another process'}")
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, owner: str = ""):
+    """Hold an exclusive lock on the lock file ``path`` while the body runs; raise :class:`LockHeldError` if it is held.
+
+    Unlike :func:`locked` it never waits: the caller decides what a held lock
+    means. The lock is ``fcntl.flock`` on ``path``, which belongs to one open
+    file: a second open, in another process or in this one, conflicts with it,
+    and the system releases it when the process dies, however it dies. While
+    held, the file holds ``owner`` (say, a pid), which :class:`LockHeldError`
+    reports; on release it is deleted, so a finished holder leaves nothing
+    behind (a killed one leaves a stale file that the next holder takes over).
+    Where ``fcntl`` is missing (Windows) the body runs unlocked.
+    """
+    path = Path(path)
+    if fcntl is None:
+        yield
+        return
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+            os.close(fd)
+            raise LockHeldError(path, holder) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        # A holder that released the lock between our open and our flock deleted that file: lock the new one.
+        try:
+            current = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, owner.encode(), 0)
+        yield
+    finally:
+        try:
+            path.unlink(missing_ok=True)  # while still locked: nobody else holds this file
+        finally:
+            os.close(fd)  # releases the lock

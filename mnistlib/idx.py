@@ -72,21 +72,28 @@ def sniff_compression(head: bytes) -> str | None:
     return None
 
 
-def decompress(raw: bytes | memoryview, kind: str | None, name: str) -> bytes:
+def decompress(raw: bytes | memoryview, kind: str | None, name: str, limit: int | None = None) -> bytes | bytearray:
     """``raw`` decompressed as ``kind`` (``"gzip"``, ``"xz"``, ``"bz2"``; ``None``: stored as it is).
 
-    A damaged stream is an :class:`IdxFormatError` naming ``name``.
+    The stream is decompressed piece by piece: with ``limit``, a stream that
+    grows past ``limit`` bytes stops there, as an :class:`IdxFormatError`
+    naming ``name``, so a small file that expands to gigabytes (a
+    decompression bomb) costs at most ``limit`` bytes and one piece. A damaged
+    stream is an :class:`IdxFormatError` naming ``name`` too.
     """
     if kind is None:
+        if limit is not None and len(raw) > limit:
+            raise IdxFormatError(f"{name}: {len(raw):,} bytes, more than the {limit:,} it may hold")
         return bytes(raw)
-    try:
-        if kind == "gzip":
-            return gzip.decompress(raw)
-        if kind == "xz":
-            return lzma.decompress(raw)
-        return bz2.decompress(raw)
-    except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
-        raise IdxFormatError(f"{name}: corrupt {kind} stream ({exc})") from exc
+    out = bytearray()
+    for piece in _decompressed_chunks(raw, kind, name):
+        if limit is not None and len(out) + len(piece) > limit:
+            raise IdxFormatError(
+                f"{name}: the {kind} stream decompresses to more than the {limit:,} bytes it may hold; "
+                "decompression stopped there (a damaged or wrong file: replace it)"
+            )
+        out += piece
+    return out
 
 
 def _parse_header(head: bytes | memoryview, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
@@ -240,24 +247,37 @@ def _read_buffer(data: bytes | bytearray | memoryview, name: str) -> np.ndarray:
     return _array_from_buffer(data, name)
 
 
-_CHUNK = 1 << 20  # compressed bytes fed to the decompressor at a time
+_CHUNK = 1 << 20  # compressed bytes fed to the decompressor at a time, and the most it gives back at once
 _MAX_PREALLOC_RATIO = 64  # preallocate the output only for claims this close to the input size
 
 
 def _decompressed_chunks(data, kind: str, name: str):
-    """Yield the decompressed stream in pieces; multi-member/concatenated streams included."""
+    """Yield the decompressed stream in pieces of at most ``_CHUNK`` bytes; multi-member streams included.
+
+    Output is bounded at every step (``max_length``), never only the input: one
+    megabyte of a decompression bomb would otherwise expand to a gigabyte at once.
+    """
     make = {"gzip": lambda: zlib.decompressobj(31), "xz": lzma.LZMADecompressor, "bz2": bz2.BZ2Decompressor}[kind]
     view = memoryview(data).cast("B")
     pos = 0
+
+    def more():
+        nonlocal pos
+        if pos >= len(view):
+            raise EOFError("the compressed stream ended before its end-of-stream marker")
+        chunk = view[pos : pos + _CHUNK]
+        pos += len(chunk)
+        return chunk
+
     try:
         while True:
             dec = make()
+            out = b"x"
             while not dec.eof:
-                if pos >= len(view):
-                    raise EOFError("the compressed stream ended before its end-of-stream marker")
-                chunk = view[pos : pos + _CHUNK]
-                pos += len(chunk)
-                out = dec.decompress(chunk)
+                if kind == "gzip":  # zlib keeps what max_length left unread in unconsumed_tail
+                    out = dec.decompress(dec.unconsumed_tail or more(), _CHUNK)
+                else:  # lzma and bz2 keep it inside, and say whether they need more input
+                    out = dec.decompress(more() if dec.needs_input or not out else b"", _CHUNK)
                 if out:
                     yield out
             pos -= len(dec.unused_data)  # the start of the next member, if any
@@ -280,8 +300,13 @@ def _read_compressed(data, kind: str, name: str) -> np.ndarray:
     first = memoryview(head)[header_len:]
     if expected > _MAX_PREALLOC_RATIO * len(data) + (1 << 16):
         # An unusually large claim: size the output by the data actually present.
-        pieces = [bytes(first)] + list(chunks)
-        _check_payload(name, expected, sum(map(len, pieces)), shape, dtype)
+        pieces, total = [], 0
+        for piece in _chain(first, chunks):
+            total += len(piece)
+            if total > expected:
+                _too_long(name, expected, total, shape, dtype)
+            pieces.append(bytes(piece))
+        _check_payload(name, expected, total, shape, dtype)
         _check_shape(name, dtype, shape)
         return _to_native(np.frombuffer(bytearray(b"".join(pieces)), dtype=dtype).reshape(shape))
     out = np.empty(expected, dtype=np.uint8)
@@ -290,12 +315,20 @@ def _read_compressed(data, kind: str, name: str) -> np.ndarray:
     for piece in _chain(first, chunks):
         end = pos + len(piece)
         if end > expected:
-            _check_payload(name, expected, end + sum(map(len, chunks)), shape, dtype)
+            _too_long(name, expected, end, shape, dtype)
         buf[pos:end] = piece
         pos = end
     _check_payload(name, expected, pos, shape, dtype)
     _check_shape(name, dtype, shape)
     return _to_native(out.view(dtype).reshape(shape))
+
+
+def _too_long(name: str, expected: int, seen: int, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """A stream that grows past what its header declares stops at once: nothing past it is decompressed."""
+    raise IdxFormatError(
+        f"{name}: payload is longer than the header says: header {shape} of {dtype.name} needs {expected} bytes, "
+        f"found more (at least {seen}); decompression stopped there"
+    )
 
 
 def _chain(first, rest):

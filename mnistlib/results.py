@@ -11,6 +11,7 @@ machine) never lose each other's rows.
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import time
@@ -25,6 +26,7 @@ from .training import TrainResult, artifacts_dir
 
 __all__ = [
     "COLUMNS",
+    "LedgerError",
     "ledger_path",
     "record",
     "record_result",
@@ -33,6 +35,9 @@ __all__ = [
     "REFERENCE",
     "export_reference",
     "load_reference",
+    "REFERENCE_COLUMN",
+    "with_reference",
+    "styled",
 ]
 
 #: The committed ledger rows of full-profile runs: what the book shows when it is built in a smaller profile.
@@ -62,17 +67,125 @@ _KEY = ["profile", "chapter", "model"]
 _RENAMED = {"seed_test_accuracy": "original_test_accuracy"}
 
 _TEXT = ("chapter", "model", "profile", "data", "backend", "recorded_at", "machine", "keras")
+#: Text columns every row must fill (where the file has the column): the key, and the reference file's provenance.
+#: Not ``recorded_at``: rows of ledgers written before it existed keep it empty when they are rewritten.
+_REQUIRED = ("chapter", "model", "profile", "machine", "keras")
+#: Columns the header must name (where the caller asks for them): without them a row means nothing.
+_KEY_COLUMNS = ("chapter", "model", "profile")
+_LEDGER_RECOVERY = (
+    "nothing was written. Move it aside, e.g. to {path}.damaged (its readable rows can be copied back by hand), "
+    "and re-run the chapters whose rows you need"
+)
+_REFERENCE_RECOVERY = (
+    "nothing was written. Move it aside, e.g. to {path}.damaged, and restore the committed file from git "
+    "or export it again (benchmarks/reference_results.py)"
+)
 
 
-def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
-    """A ledger-shaped CSV with exactly ``columns``; empty if absent.
+class LedgerError(ValueError):
+    """A ledger or reference file that is damaged (cut short, not UTF-8 text, not CSV) or is not a ledger.
 
-    Older files still load: missing columns are empty, renamed ones (:data:`_RENAMED`) are read under their new
-    name, and the next write stores the new layout.
+    The message names the file, the line and what is wrong, and says how to recover. Nothing is ever written
+    over a file that raised it.
+    """
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _numbers(values: list[str]) -> np.ndarray:
+    """A numeric column as pandas would read it: integers if every value is one, else floats with NaN for empty."""
+    try:
+        return np.array([int(v) for v in values], dtype=np.int64)
+    except (ValueError, OverflowError):
+        return np.array([float(v) if v.strip() else np.nan for v in values], dtype=np.float64)
+
+
+def _validated_rows(path: Path, columns: list[str], recovery: str) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows of the ledger-shaped CSV ``path``, or :class:`LedgerError` if any of it is damaged."""
+
+    def damaged(line: int | None, what: str) -> LedgerError:
+        where = f"{path}: line {line}" if line else f"{path}"
+        return LedgerError(f"{where}: {what}. The file is damaged or not a ledger; {recovery.format(path=path)}.")
+
+    data = path.read_bytes()
+    if not data.strip():
+        raise damaged(None, f"the file is empty ({len(data)} bytes), but it is always written with a header line")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        bad = data[e.start : e.start + 1]
+        raise damaged(data.count(b"\n", 0, e.start) + 1, f"not UTF-8 text (byte {bad!r} at offset {e.start})") from None
+    if "\x00" in text:
+        raise damaged(text.count("\n", 0, text.index("\x00")) + 1, "not UTF-8 text: it holds NUL bytes (binary data)")
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows = []
+    try:
+        for fields in reader:
+            if fields:  # blank lines hold no row (pandas skips them too)
+                rows.append((reader.line_num, fields))
+    except csv.Error as e:
+        raise damaged(reader.line_num, f"not valid CSV ({e}): an unclosed quote, or a quote inside a field") from None
+    if not rows:
+        raise damaged(None, "the file holds no text, but it is always written with a header line")
+
+    line, header = rows[0]
+    known = set(columns) | {old for old, new in _RENAMED.items() if new in columns}
+    unknown = [name for name in header if name not in known]
+    if len(unknown) == len(header):
+        raise damaged(line, f"no header: the first line should name the columns ({','.join(columns)})")
+    if unknown:
+        raise damaged(line, f"the header names unknown columns {unknown}; known: {','.join(columns)}")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise damaged(line, f"the header names the columns {twice} twice")
+    lacking = [name for name in _KEY_COLUMNS if name in columns and name not in header]
+    if lacking:
+        raise damaged(line, f"the header lacks the columns {lacking}")
+
+    for line, fields in rows[1:]:
+        if len(fields) != len(header):
+            how = "cut short" if len(fields) < len(header) else "longer (an unquoted comma in a field?)"
+            raise damaged(line, f"{len(fields)} fields, but the header has {len(header)}: the row is {how}")
+        for name, value in zip(header, fields):
+            if name in _REQUIRED and not value.strip():
+                raise damaged(line, f"{name} is empty")
+            if name not in _TEXT and value.strip() and not _is_number(value):
+                raise damaged(line, f"{name} is {value!r}, not a number")
+    if not text.endswith(("\n", "\r")):
+        raise damaged(rows[-1][0], "the last line has no line end: the file was cut inside its last row")
+    return header, [fields for _, fields in rows[1:]]
+
+
+def _read_table(path: Path, columns: list[str], recovery: str = _LEDGER_RECOVERY) -> pd.DataFrame:
+    """A ledger-shaped CSV with exactly ``columns``; empty if absent; :class:`LedgerError` if damaged.
+
+    Every row must have the header's fields, the key and provenance filled in
+    and numbers where numbers go; ``recovery`` (formatted with ``path``) is the
+    advice the error gives. Older files still load: columns missing from the
+    header are empty, renamed ones (:data:`_RENAMED`) are read under their new
+    name, and the next write stores the new layout. Text stays text (a model
+    named ``NA`` is not a missing value); only empty fields are missing.
     """
     if not path.is_file():
         return pd.DataFrame(columns=columns)
-    table = pd.read_csv(path, dtype={c: "string" for c in _TEXT})
+    header, rows = _validated_rows(path, columns, recovery)
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    table = pd.DataFrame(
+        {
+            name: pd.array([row[i] or None for row in rows], dtype="string")
+            if name in _TEXT
+            else _numbers([row[i] for row in rows])
+            for i, name in enumerate(header)
+        },
+        columns=header,
+    )
     table = table.rename(columns={old: new for old, new in _RENAMED.items() if new not in table.columns})
     return table.reindex(columns=columns)
 
@@ -85,6 +198,8 @@ def ledger_path(profile: str) -> Path:
 def load_ledger(profile: str) -> pd.DataFrame:
     """The ledger of ``profile`` as a DataFrame (empty, with the columns, if nothing was recorded).
 
+    A damaged ledger (cut short, not UTF-8, not CSV, not a ledger) raises
+    :class:`LedgerError` naming the file, the line and how to recover.
     Introduced in chapter 03 (``03_linear_models``).
     """
     return _read_table(ledger_path(profile), COLUMNS)
@@ -93,7 +208,8 @@ def load_ledger(profile: str) -> pd.DataFrame:
 def record(*, chapter: str, model: str, profile: str, **fields) -> pd.DataFrame:
     """Add or replace the row of (``profile``, ``chapter``, ``model``); return the updated ledger.
 
-    Unknown field names are an error, so a typo cannot create a column.
+    Unknown field names are an error, so a typo cannot create a column. A
+    damaged ledger raises :class:`LedgerError` and is left exactly as it is.
     Introduced in chapter 03 (``03_linear_models``).
     """
     unknown = set(fields) - set(COLUMNS)
@@ -155,6 +271,64 @@ def record_result(
     )
 
 
+#: The column :func:`with_reference` adds: the model's test accuracy in the full-profile reference run.
+REFERENCE_COLUMN = "full-scale test accuracy"
+
+
+def with_reference(
+    table: pd.DataFrame, chapter: str | None = None, path: str | os.PathLike = REFERENCE
+) -> pd.DataFrame:
+    """``table`` (one row per model, indexed by model name) with the full-scale reference beside this run's numbers.
+
+    Adds :data:`REFERENCE_COLUMN`, the test accuracy of the same chapter's same
+    model in the reference file (:func:`load_reference`), empty where the
+    full profile has not been run; it goes right after ``test accuracy`` (or
+    ``test_accuracy``). The chapter is ``chapter``, or else each row's
+    ``chapter`` column. Introduced in chapter 03 (``03_linear_models``).
+    """
+    reference = load_reference(path)
+    full = dict(zip(zip(reference["chapter"], reference["model"]), reference["test_accuracy"].astype(float)))
+    if chapter is None and "chapter" not in table.columns:
+        raise ValueError("with_reference: give the chapter, or a table with a 'chapter' column")
+    chapters = table["chapter"] if chapter is None else pd.Series(chapter, index=table.index)
+    values = [full.get((c, str(m)), np.nan) for c, m in zip(chapters, table.index)]
+    out = table.drop(columns=[REFERENCE_COLUMN], errors="ignore")
+    after = next((c for c in ("test accuracy", "test_accuracy") if c in out.columns), None)
+    position = out.columns.get_loc(after) + 1 if after else len(out.columns)
+    out.insert(position, REFERENCE_COLUMN, values)
+    return out
+
+
+def styled(table: pd.DataFrame, precision: int = 4, na_rep: str = "–"):
+    """``table`` ready to show: accuracies to ``precision`` digits, other numbers rounded, text escaped.
+
+    Columns whose name says "accuracy" get ``precision`` decimals; counts get
+    thousands separators; other numbers (seconds, images per second) one
+    decimal. Missing values (a model without a full-scale run, an experiment
+    without a published figure) show as ``na_rep``. Every string, index and
+    header is HTML-escaped, so that text read from the ledger or the reference
+    file can never become markup in the book. Introduced in chapter 03 (``03_linear_models``).
+    """
+
+    def number(digits: int):
+        return lambda v: na_rep if pd.isna(v) else f"{v:,.{digits}f}"
+
+    formats = {}
+    for column in table.columns:
+        values = table[column]
+        if "accuracy" in str(column) and pd.api.types.is_numeric_dtype(values):
+            formats[column] = number(precision)
+        elif pd.api.types.is_integer_dtype(values) or column in ("parameters", "params", "epochs", "n_train"):
+            formats[column] = number(0)
+        elif pd.api.types.is_float_dtype(values):
+            formats[column] = number(1)
+    return (
+        table.style.format(formats, na_rep=na_rep, escape="html")
+        .format_index(escape="html", axis=0)
+        .format_index(escape="html", axis=1)
+    )
+
+
 def evaluate_and_record(
     runs: dict[str, TrainResult],
     x_test: np.ndarray,
@@ -171,7 +345,7 @@ def evaluate_and_record(
     ``runs`` maps ledger names to training results. The table has one row per
     model: parameters, epochs, last validation accuracy, test accuracy, the
     original experiment's test accuracy where ``original_accuracy`` gives one, seconds per
-    epoch and images per second. Introduced in chapter 04 (``04_mlp``).
+    epoch. Introduced in chapter 04 (``04_mlp``).
     """
     rows = {}
     for name, r in runs.items():
@@ -193,12 +367,11 @@ def evaluate_and_record(
             "test accuracy": float(test_accuracy),
             "original test accuracy": np.nan if original is None else original,
             "s/epoch": r.seconds_per_epoch,
-            "images/s": r.images_per_second,
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table["parameters"] = table["parameters"].astype(int)
     table["epochs"] = table["epochs"].astype(int)
-    return table
+    return with_reference(table, chapter)
 
 
 def export_reference(machine: str, path: str | os.PathLike = REFERENCE, profile: str = "full") -> pd.DataFrame:
@@ -226,6 +399,7 @@ def export_reference(machine: str, path: str | os.PathLike = REFERENCE, profile:
 def load_reference(path: str | os.PathLike = REFERENCE) -> pd.DataFrame:
     """The committed full-profile results (empty if none); columns of the ledger plus ``machine`` and ``keras``.
 
+    A damaged file raises :class:`LedgerError`, as :func:`load_ledger` does.
     Introduced in chapter 10 (``10_results_and_ensembles``).
     """
-    return _read_table(Path(path), COLUMNS + ["machine", "keras"])
+    return _read_table(Path(path), COLUMNS + ["machine", "keras"], _REFERENCE_RECOVERY)

@@ -5,17 +5,21 @@ with the callbacks the chapters need and records seconds per epoch and images
 per second with the history. ``train_or_load`` trains a model once per exact
 configuration and profile and keeps it, with its history, under
 ``artifacts/<profile>/``, so later chapters reuse models instead of retraining.
-Everything written is written atomically.
+Everything written is written atomically, under a lock on the cache folder;
+a cached entry that cannot be read raises :class:`CacheError`, naming the file.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import os
+import re
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +28,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from .files import atomic_target, atomic_write_bytes
+from . import files
+from .files import atomic_target, atomic_write_bytes, locked
 from .fingerprints import architecture_fingerprint, data_fingerprint
 
 __all__ = [
@@ -43,6 +48,7 @@ __all__ = [
     "run_info",
     "save_model_atomic",
     "config_key",
+    "CacheError",
 ]
 
 ARTIFACTS_ENV = "MNISTBOOK_ARTIFACTS"
@@ -276,9 +282,112 @@ def run_info(x, validation_data, batch_size: int, seed: int) -> dict[str, Any]:
 HISTORY_FORMAT = 2
 
 
+#: How Python prints an object it knows nothing about: ``<Foo object at 0x7f3a...>``, another text every run.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+#: Attributes Keras sets on a callback while it trains: not part of what the callback is.
+_RUN_ATTRIBUTES = frozenset({"model", "params", "validation_data"})
+
+
+def _code_digest(code) -> str:
+    """A hash of a function's compiled code: its bytecode, constants (nested functions' too) and names."""
+    h = hashlib.sha256(code.co_code)
+    for const in code.co_consts:
+        h.update((_code_digest(const) if inspect.iscode(const) else repr(const)).encode())
+    h.update(repr(code.co_names).encode())
+    return h.hexdigest()[:12]
+
+
+def _describable(value: Any) -> bool:
+    try:
+        json.dumps(value, default=_key_default)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def _object_config(obj: Any) -> dict[str, Any]:
+    """What an object is, for a cache key: its ``get_config()``, else its constructor's arguments as it kept
+    them (attribute ``arg`` or ``_arg``), plus its other describable public attributes when some argument was
+    not kept under its own name."""
+    get_config = getattr(obj, "get_config", None)
+    if callable(get_config):
+        try:
+            return get_config()
+        except Exception:  # a get_config that needs more than it has (a layer never built): describe it otherwise
+            pass
+    try:
+        state = vars(obj)
+    except TypeError:
+        state = {}
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(type(obj)).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    config, unkept = {}, not params
+    for name in params:
+        attribute = next((a for a in (name, f"_{name}") if a in state), None)
+        if attribute is None:
+            unkept = True
+        else:
+            config[name] = state[attribute]
+    if unkept:
+        config.update(
+            (k, v)
+            for k, v in state.items()
+            if not k.startswith("_") and k not in _RUN_ATTRIBUTES and k not in config and _describable(v)
+        )
+    if not config and not state:
+        raise ValueError(f"cannot describe {obj!r} in a cache key (no configuration, no attributes)")
+    return config
+
+
+def _key_default(obj: Any) -> Any:
+    """How :func:`config_key` writes what JSON cannot: its text, unless that holds a memory address (which differs
+    every run, so the model would never be found again); then a function by name and code, an object by class and
+    configuration (:func:`_object_config`)."""
+    text = str(obj)
+    if not _ADDRESS.search(text):
+        return text
+    if isinstance(obj, functools.partial):
+        return {"partial": obj.func, "args": list(obj.args), "keywords": obj.keywords}
+    if inspect.ismethod(obj):
+        return {"method": obj.__func__, "of": f"{type(obj.__self__).__module__}.{type(obj.__self__).__qualname__}"}
+    if inspect.isfunction(obj):
+        cells = []
+        for cell in obj.__closure__ or ():
+            try:
+                cells.append(cell.cell_contents)
+            except ValueError:  # a cell not yet filled
+                cells.append(None)
+        return {
+            "function": f"{obj.__module__}.{obj.__qualname__}",
+            "code": _code_digest(obj.__code__),
+            "defaults": obj.__defaults__,
+            "kwdefaults": obj.__kwdefaults__,
+            "closure": cells,
+        }
+    try:
+        return {"class": f"{type(obj).__module__}.{type(obj).__qualname__}", "config": _object_config(obj)}
+    except ValueError as err:
+        raise ValueError(f"{err}; give its class a get_config() or keep its settings as attributes") from None
+
+
 def config_key(**parts: Any) -> str:
-    """A short stable hash of a training configuration (JSON of ``parts``, sorted keys)."""
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    """A short stable hash of a training configuration (JSON of ``parts``, sorted keys).
+
+    What JSON cannot write is written as its text, except where that text holds
+    a memory address (a callback, a function): that is described by its class
+    and settings, or its name and code, so that the same configuration has the
+    same key in every run. Raises ``ValueError`` for an object it cannot describe.
+    """
+    try:
+        blob = json.dumps(parts, sort_keys=True, default=_key_default).encode()
+    except RecursionError:
+        raise ValueError("config_key: the configuration refers to itself; it cannot be hashed") from None
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -290,6 +399,129 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
     with atomic_target(path, suffix=".part.keras") as tmp:
         model.save(tmp)
     return path
+
+
+class CacheError(RuntimeError):
+    """A cached model or history that cannot be used: truncated, corrupt, from another configuration, or a
+    history without its model.
+
+    Raised instead of training again over it, so nothing is lost without a word; its message names the file
+    and says how to train the model again.
+    """
+
+
+#: The lock (``.cache.lock``) every reader and writer of a cache folder's entries holds while it reads or writes.
+_CACHE_LOCK = ".cache"
+#: A temporary file of an entry's model or history (:func:`mnistlib.files.atomic_target`): ``.<name>-<key>.keras.*``.
+_ENTRY_TEMP = re.compile(r"^\.(?P<target>.+-[0-9a-f]{12}\.(?:keras|json))\..+\.part(?:\.keras)?$")
+#: Where processes cannot lock a file, a temporary file is stale only when no writer touched it for this long.
+_UNLOCKED_STALE_SECONDS = 3600
+
+
+def _remedy(model_path: Path) -> str:
+    return (
+        f"delete {model_path.name} and {model_path.with_suffix('.json').name} in {model_path.parent} "
+        "to train that model again (train_or_load(..., retrain=True) does the same)"
+    )
+
+
+def _remove_stale_temps(folder: Path) -> list[str]:
+    """Delete the temporary files of cache entries that a killed writer left in ``folder``; call it holding the
+    folder's lock: every writer of an entry holds it while its temporary file exists, so none left is live."""
+    removed = []
+    now = time.time()
+    for path in folder.glob(".*.part*"):
+        if not _ENTRY_TEMP.match(path.name):
+            continue
+        try:
+            if files.fcntl is None and now - path.stat().st_mtime < _UNLOCKED_STALE_SECONDS:
+                continue  # no locks here: it may be another process's save in progress
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path.name)
+    return removed
+
+
+def _read_history(path: Path, model_path: Path, key: str) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text())
+        history, info = record["history"], record["info"]
+        if not isinstance(history, dict) or not isinstance(info, dict):
+            raise TypeError("'history' and 'info' must be objects")
+        history = {str(k): [float(v) for v in values] for k, values in history.items()}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CacheError(
+            f"cached history {path} is unreadable ({type(err).__name__}: {err}); {_remedy(model_path)}"
+        ) from err
+    if info.get("key") != key:
+        raise CacheError(
+            f"cached history {path} belongs to another configuration (key {info.get('key')!r}, not {key!r}); "
+            f"{_remedy(model_path)}"
+        )
+    return {"history": history, "info": info}
+
+
+def _read_model(path: Path) -> keras.Model:
+    if not zipfile.is_zipfile(path):
+        raise CacheError(
+            f"cached model {path} is not a complete .keras file ({path.stat().st_size:,} bytes: truncated or "
+            f"corrupt); {_remedy(path)}"
+        )
+    try:
+        return keras.saving.load_model(path)
+    except Exception as err:  # Keras and zipfile raise many kinds; all mean the same thing here
+        raise CacheError(
+            f"cached model {path} cannot be loaded ({type(err).__name__}: {err}); {_remedy(path)}"
+        ) from err
+
+
+def _load_cached(model_path: Path, key: str) -> TrainResult | None:
+    """The cached entry at ``model_path`` (its model and its history), or ``None`` if there is none.
+
+    The history is written after its model and deleted before its model is
+    replaced, so an entry exists exactly when its history does. A model
+    without its history (a save that was interrupted) is no entry: ``None``,
+    with a line saying so. Anything else that cannot be read raises
+    :class:`CacheError`. Temporary files of killed writes are removed.
+    """
+    history_path = model_path.with_suffix(".json")
+    if not (model_path.exists() or history_path.exists()):
+        return None
+    with locked(model_path.parent / _CACHE_LOCK):
+        _remove_stale_temps(model_path.parent)
+        if not history_path.exists():
+            if model_path.exists():
+                print(
+                    f"{model_path}: found without its history {history_path.name} (its save was interrupted); "
+                    "training it again",
+                    flush=True,
+                )
+            return None
+        if not model_path.is_file():
+            raise CacheError(
+                f"cached history {history_path} has no model beside it ({model_path.name}); {_remedy(model_path)}"
+            )
+        record = _read_history(history_path, model_path, key)
+        model = _read_model(model_path)
+    return TrainResult(model, record["history"], loaded=True, path=model_path, info=record["info"])
+
+
+def _store(model_path: Path, model: keras.Model, record: dict[str, Any]) -> None:
+    """Write an entry: the model to a temporary file; then delete the history (from here on the entry is absent),
+    move the model into place and write the history.
+
+    Holds the folder's lock, so readers see a whole entry or none and no cleaner takes the temporary files for
+    stale. A process interrupted or killed at any point leaves the previous entry whole, no entry, or a model
+    without its history, which :func:`_load_cached` does not trust.
+    """
+    history_path = model_path.with_suffix(".json")
+    with locked(model_path.parent / _CACHE_LOCK):
+        _remove_stale_temps(model_path.parent)
+        with atomic_target(model_path, suffix=".part.keras") as tmp:
+            model.save(tmp)
+            history_path.unlink(missing_ok=True)
+        atomic_write_bytes(history_path, json.dumps(record, indent=1).encode())
 
 
 def _cache_entry(
@@ -390,6 +622,15 @@ def train_or_load(
     ``validation_data=None`` trains without a validation split (a refit,
     `mnistlib.book_models.refit_book_model`). ``verbose`` (not part of the key; ``None``:
     :func:`progress_verbose`) is Keras's. :func:`cached_model_path` says where the model is kept.
+    Callbacks among the fit options enter the key by class and settings (:func:`config_key`), so a fresh
+    but identical callback finds the model again.
+
+    A cached entry that cannot be read (a truncated or corrupt file, a history
+    without its model) raises :class:`CacheError` naming the file; it is not
+    silently trained over (delete it, or pass ``retrain=True``). An entry is
+    written under a lock on its folder, history last: an interrupted or killed
+    run leaves no entry, or a model without its history, which the next call
+    trains again (saying so); temporary files of killed writes are removed.
     Introduced in chapter 03 (``03_linear_models``).
     """
     model, key, model_path = _cache_entry(
@@ -407,11 +648,10 @@ def train_or_load(
         fit_kwargs=fit_kwargs,
     )
     folder = model_path.parent
-    history_path = model_path.with_suffix(".json")
-    if not retrain and model_path.is_file() and history_path.is_file():
-        record = json.loads(history_path.read_text())
-        model = keras.saving.load_model(model_path)
-        return TrainResult(model, record["history"], loaded=True, path=model_path, info=record["info"])
+    if not retrain:
+        cached = _load_cached(model_path, key)
+        if cached is not None:
+            return cached
     result = fit(
         model,
         x,
@@ -432,9 +672,7 @@ def train_or_load(
         "key": key,
         "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    save_model_atomic(result.model, model_path)
-    # The history is written after the model: a history file always has its model beside it.
-    atomic_write_bytes(history_path, json.dumps({"history": result.history, "info": info}, indent=1).encode())
+    _store(model_path, result.model, {"history": result.history, "info": info})
     result.path, result.info = model_path, info
     return result
 

@@ -108,6 +108,8 @@ def finished(tmp_path) -> Path:
 
 
 def test_truncated_checkpoint_is_a_clear_error_not_a_fresh_start(finished):
+    """With no earlier checkpoint to fall back to (tests/test_faults_checkpoints.py covers the fallback)."""
+    (finished / "epoch-001.keras").unlink(missing_ok=True)
     path = finished / "epoch-002.keras"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     x, y = data()

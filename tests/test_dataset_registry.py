@@ -158,6 +158,7 @@ def test_data_command_fetches_from_the_mirror_and_reports(digits16, tmp_path, ca
     assert datasets.main(["fetch", NAME, "--data-dir", str(data)]) == 0
     out = capsys.readouterr().out
     assert out.count("verified: md5 of the file is the published one") == 4
+    assert "(the data folder on this machine: " in out
     assert sorted(p.name for p in (data / FOLDER).iterdir()) == sorted(datasets.DEFAULT_FILES[NAME])
     assert datasets.main(["status", "--data-dir", str(data)]) == 0  # every registered dataset, the new one too
     out = capsys.readouterr().out

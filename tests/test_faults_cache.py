@@ -1,0 +1,287 @@
+"""The load-or-train cache: damaged entries raise one clear error, interrupts leave nothing to trust, and a
+callback among the fit options does not make the key differ from run to run.
+
+Faults 3, 10 (cache part) and 11 (cache part) of "Nothing lost, nothing silent".
+"""
+
+import fcntl
+import json
+import pathlib
+
+import keras
+import pytest
+
+from mnistlib import book_models, chapters, files, models, training
+
+
+@pytest.fixture
+def kw(tiny, artifacts):
+    x, y = tiny
+    return dict(
+        config={},
+        profile="smoke",
+        chapter=chapters.LINEAR_MODELS,
+        x=x,
+        y=y,
+        validation_data=(x, y),
+        epochs=1,
+        batch_size=50,
+        verbose=0,
+    )
+
+
+def _train(kw, **more):
+    return training.train_or_load("softmax", models.softmax_regression, **{**kw, **more})
+
+
+def _cache_error(call) -> str:
+    """Run ``call``; it must raise CacheError. Its message."""
+    with pytest.raises(Exception) as caught:
+        call()
+    assert type(caught.value).__name__ == "CacheError", f"{type(caught.value).__name__}: {caught.value}"
+    return str(caught.value)
+
+
+def _leftovers(folder: pathlib.Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if ".part" in p.name)
+
+
+# -- fault 3: a damaged cache entry names its file and the remedy ------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte"])
+def test_damaged_cached_model_names_the_file_and_the_remedy(kw, damage):
+    first = _train(kw)
+    data = bytearray(first.path.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 2] ^= 0xFF
+    first.path.write_bytes(bytes(data))
+    message = _cache_error(lambda: _train(kw))
+    assert str(first.path) in message and "delete" in message and first.path.with_suffix(".json").name in message
+    assert "retrain=True" in message
+    assert first.path.read_bytes() == bytes(data), "the damaged file is left as it was, for the reader to see"
+    again = _train(kw, retrain=True)  # the remedy the message names
+    assert not again.loaded and _train(kw).loaded
+
+
+@pytest.mark.parametrize(
+    "text", ["{", '{"info": {}}', '{"history": [1, 2], "info": {}}', '{"history": {"loss": "x"}, "info": {}}']
+)
+def test_damaged_cached_history_names_the_file_and_the_remedy(kw, text):
+    first = _train(kw)
+    history = first.path.with_suffix(".json")
+    history.write_text(text)
+    message = _cache_error(lambda: _train(kw))
+    assert str(history) in message and "delete" in message and first.path.name in message
+
+
+def test_history_of_another_configuration_or_without_its_model_is_refused(kw):
+    first, other = _train(kw), _train(kw, epochs=2)
+    history = first.path.with_suffix(".json")
+    history.write_bytes(other.path.with_suffix(".json").read_bytes())
+    assert "another configuration" in _cache_error(lambda: _train(kw))
+    first.path.unlink()
+    history.write_text(json.dumps({"history": first.history, "info": first.info}))
+    message = _cache_error(lambda: _train(kw))
+    assert str(history) in message and "has no model beside it" in message
+
+
+def test_stale_temporary_files_of_killed_saves_are_removed(kw):
+    first = _train(kw)
+    folder = first.path.parent
+    stale = [
+        folder / f".{first.path.name}.k1ll3d.part.keras",
+        folder / f".{first.path.with_suffix('.json').name}.k1ll3d.part",
+        folder / ".other-0123456789ab.keras.x.part.keras",  # an entry of another configuration, never loaded again
+    ]
+    unrelated = folder / ".notes.txt.x.part"  # not a cache entry's: left alone
+    for path in [*stale, unrelated]:
+        path.write_bytes(b"half")
+    assert _train(kw).loaded
+    assert [p.name for p in stale if p.exists()] == [] and unrelated.exists()
+
+
+def test_temporary_files_are_removed_and_written_only_under_the_cache_folders_lock(kw, monkeypatch):
+    """Another kernel saving a model holds the folder's lock, so its temporary file is never taken for stale."""
+    folder = training.artifacts_dir(kw["profile"]) / kw["chapter"]
+    lock = folder / ".cache.lock"
+    seen = []
+
+    def lock_is_held(what):
+        with open(lock, "a") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                seen.append((what, True))
+                return
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            seen.append((what, False))
+
+    real_unlink, real_target = pathlib.Path.unlink, files.atomic_target
+
+    def unlink(self, *a, **k):
+        if ".part" in self.name:
+            lock_is_held(f"unlink {self.name}")
+        return real_unlink(self, *a, **k)
+
+    def atomic_target(path, *a, **k):
+        lock_is_held(f"write {pathlib.Path(path).name}")
+        return real_target(path, *a, **k)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    monkeypatch.setattr(training, "atomic_target", atomic_target)
+    monkeypatch.setattr(files, "atomic_target", atomic_target)
+    first = _train(kw)
+    (folder / f".{first.path.name}.k1ll3d.part.keras").write_bytes(b"half")
+    assert _train(kw).loaded
+    assert [w for w, _ in seen] == [
+        f"write {first.path.name}",
+        f"write {first.path.with_suffix('.json').name}",
+        f"unlink .{first.path.name}.k1ll3d.part.keras",
+    ]
+    assert all(held for _, held in seen), seen
+
+
+# -- fault 10 (cache part): callbacks in the fit options ---------------------------------------------------------
+
+
+class _Noop(keras.callbacks.Callback):
+    def __init__(self, threshold=0.5):
+        super().__init__()
+        self.limit = threshold  # kept under another name: its public attributes describe it
+
+
+def test_fresh_identical_callbacks_find_the_cached_model(kw):
+    def callbacks(patience=3, threshold=0.5):
+        return [
+            keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience),
+            keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.9),
+            _Noop(threshold),
+        ]
+
+    first = _train(kw, callbacks=callbacks())
+    second = _train(kw, callbacks=callbacks())
+    assert not first.loaded and second.loaded and second.path == first.path
+    # Other settings of a callback, or another schedule, are another model.
+    where = {k: v for k, v in kw.items() if k != "verbose"}
+    assert (
+        training.cached_model_path("softmax", models.softmax_regression, callbacks=callbacks(), **where) == first.path
+    )
+    for changed in (callbacks(patience=4), callbacks(threshold=0.7)):
+        path = training.cached_model_path("softmax", models.softmax_regression, callbacks=changed, **where)
+        assert path != first.path
+    other = [keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)]
+    same = [keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)]
+    assert training.config_key(fit={"callbacks": other}) == training.config_key(fit={"callbacks": same})
+    assert training.config_key(fit={"callbacks": other}) != training.config_key(fit={"callbacks": [callbacks()[1]]})
+    # Keys of what has no address in its text are as before (every cached model is still found).
+    assert training.config_key(a=1, b=pathlib.Path("x")) == "ce5c626fb403"
+
+
+def test_an_object_that_cannot_be_described_is_refused_clearly():
+    with pytest.raises(ValueError, match="cannot describe <object object at 0x"):
+        training.config_key(fit={"callbacks": [object()]})
+
+
+# -- fault 11 (cache part): interrupts leave nothing half-written that a later run trusts -------------------------
+
+
+def _interrupt_epoch(monkeypatch, armed):
+    real = training.EpochTimer.on_epoch_end
+
+    def on_epoch_end(self, epoch, logs=None):
+        real(self, epoch, logs)
+        if armed:
+            armed.clear()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.EpochTimer, "on_epoch_end", on_epoch_end)
+
+
+def _entry_files(folder: pathlib.Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.suffix in (".keras", ".json") or ".part" in p.name)
+
+
+def test_interrupt_during_training_leaves_no_entry(kw, monkeypatch):
+    _interrupt_epoch(monkeypatch, [1])
+    with pytest.raises(KeyboardInterrupt):
+        _train(kw, epochs=2)
+    folder = training.artifacts_dir(kw["profile"]) / kw["chapter"]
+    assert _entry_files(folder) == []
+    again = _train(kw, epochs=2)
+    assert not again.loaded and again.epochs == 2 and _train(kw, epochs=2).loaded
+
+
+@pytest.mark.parametrize("where", ["model save", "history write"])
+def test_interrupt_during_the_save_leaves_nothing_trusted(kw, monkeypatch, capsys, where):
+    first = _train(kw)
+    real_save, real_write = keras.Model.save, training.atomic_write_bytes
+    armed = [1]
+
+    def save(self, path, *a, **k):
+        real_save(self, path, *a, **k)
+        if armed and where == "model save":
+            armed.clear()
+            pathlib.Path(path).write_bytes(b"half")  # as if killed while writing
+            raise KeyboardInterrupt
+
+    def write(path, data):
+        if armed and where == "history write":
+            armed.clear()
+            raise KeyboardInterrupt
+        real_write(path, data)
+
+    monkeypatch.setattr(keras.Model, "save", save)
+    monkeypatch.setattr(training, "atomic_write_bytes", write)
+    with pytest.raises(KeyboardInterrupt):
+        _train(kw, retrain=True)  # rewriting an entry that was complete
+    assert _leftovers(first.path.parent) == []
+    capsys.readouterr()
+    again = _train(kw)
+    if where == "model save":
+        assert again.loaded and again.info == first.info, "the complete entry was kept"
+    else:
+        assert not again.loaded, "a model whose history was not written is not trusted"
+        assert "found without its history" in capsys.readouterr().out
+    last = _train(kw)
+    assert last.loaded and last.info["trained_at"] == again.info["trained_at"] and last.history == again.history
+    assert _leftovers(first.path.parent) == []
+
+
+@pytest.fixture
+def tiny_book_model(monkeypatch):
+    """A book model cheap enough for a test: the softmax regression, trained as chapter 05's models are."""
+    spec = book_models.BookModel(chapters.CNN, "softmax_regression", epochs=2, fit={"reduce_lr": True})
+    monkeypatch.setitem(book_models.BOOK_MODELS, "tiny", spec)
+    return "tiny"
+
+
+def test_interrupted_refit_is_trained_again_cleanly(artifacts, monkeypatch, tiny_book_model):
+    armed = []
+    _interrupt_epoch(monkeypatch, armed)
+    real_train = book_models._train
+    monkeypatch.setattr(book_models, "_train", lambda *a, **k: armed.append(1) or real_train(*a, **k))
+    refit_args = dict(chapter=chapters.RESULTS_AND_ENSEMBLES, profile_name="smoke")
+    with pytest.raises(KeyboardInterrupt):
+        book_models.refit_book_model(tiny_book_model, **refit_args)
+    monkeypatch.setattr(book_models, "_train", real_train)
+    folder = artifacts / "smoke" / chapters.RESULTS_AND_ENSEMBLES
+    assert _entry_files(folder) == []
+    real_write, killed = training.atomic_write_bytes, [1]
+
+    def write(path, data):
+        if killed:
+            killed.clear()
+            raise KeyboardInterrupt
+        real_write(path, data)
+
+    monkeypatch.setattr(training, "atomic_write_bytes", write)
+    with pytest.raises(KeyboardInterrupt):  # now interrupted between writing the refit's model and its history
+        book_models.refit_book_model(tiny_book_model, **refit_args)
+    assert _leftovers(artifacts) == [] and sorted(p.suffix for p in folder.glob("tiny_refit-*")) == [".csv", ".keras"]
+    refit, validated, _ = book_models.refit_book_model(tiny_book_model, **refit_args)
+    assert validated.loaded and not refit.loaded and refit.epochs == validated.epochs
+    again, _, _ = book_models.refit_book_model(tiny_book_model, **refit_args)
+    assert again.loaded and again.history == refit.history and _leftovers(artifacts) == []
