@@ -7,7 +7,10 @@ memory is the kernel's maximum resident set size. Each chapter's best test accur
 ledger is kept beside its time, so the quick profile's floors are checked against the same run.
 Writes book/chapter_timings.json, which the performance appendix shows.
 
-    .venv/bin/python benchmarks/chapters.py [smoke quick]
+    .venv/bin/python benchmarks/chapters.py [smoke quick] [--only 04_mlp 08_resnet_qmnist]
+
+``--only`` re-measures the named chapters alone (run in that order, in a fresh artifacts folder) and
+replaces just their rows; each row says when it was measured.
 """
 
 import json
@@ -35,8 +38,17 @@ def run_one(path: str) -> None:
         nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}
     ).execute()
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the kernel, after it exited (KiB on Linux)
-    print(json.dumps({"seconds": round(seconds, 1), "peak_memory_mib": round(peak)}))
+    kernel = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel, after it exited
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 1),
+                "cpu_seconds": round(kernel.ru_utime + kernel.ru_stime, 1),
+                "peak_memory_mib": round(kernel.ru_maxrss / 1024),  # KiB on Linux
+                "measured": time.strftime("%Y-%m-%d %H:%M"),
+            }
+        )
+    )
 
 
 def best_models(ledger, rows: dict) -> None:
@@ -52,18 +64,23 @@ def best_models(ledger, rows: dict) -> None:
             print(f"        {chapter:28s} best {best['model']} {best['test_accuracy']:.4f}", flush=True)
 
 
-def main(profiles: list[str]) -> None:
+def main(profiles: list[str], only: list[str] | None = None) -> None:
     # Imported here, not at the top: the child that runs one notebook must not load Keras. The kernel it
     # starts is forked from it, and a forked process's peak memory counts the parent's pages it began with.
     from mnistlib import results, training
 
     notebooks = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        unknown = sorted(set(only) - {nb.stem for nb in notebooks})
+        if unknown:
+            sys.exit(f"--only: no chapter named {', '.join(unknown)}")
+        notebooks = [nb for nb in notebooks if nb.stem in only]
     out = json.loads(OUT.read_text()) if OUT.is_file() else {}
     out.update(
         {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"}
     )
     for profile in profiles:
-        rows = {}
+        rows = dict(out.get(profile, {}).get("chapters", {})) if only else {}
         with tempfile.TemporaryDirectory(prefix=f"bench-{profile}-") as artifacts:
             env = {**os.environ, "MNISTBOOK_PROFILE": profile, "MNISTBOOK_ARTIFACTS": artifacts}
             for nb in notebooks:
@@ -93,4 +110,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
         run_one(sys.argv[2])
     else:
-        main(sys.argv[1:] or ["smoke", "quick"])
+        args = sys.argv[1:]
+        only = args[args.index("--only") + 1 :] if "--only" in args else None
+        profiles = args[: args.index("--only")] if "--only" in args else args
+        main(profiles or ["smoke", "quick"], only)

@@ -5,6 +5,11 @@ them): IDX reading speed next to idx2numpy and a pure-Python reader; training an
 of every model builder on a fixed slice of MNIST (compilation excluded), with and without
 augmentation, in wall time and in processor time; how the simple CNN's epoch time grows with the
 training-set size; peak memory.
+
+    .venv/bin/python benchmarks/run.py [--models resnet ...]
+
+``--models`` re-measures only the named builders (after one of them changed) and keeps every other
+figure of the last full run; each model's row says when it was measured.
 """
 
 import functools
@@ -25,7 +30,57 @@ ROOT = Path(__file__).resolve().parents[1]
 SLICE = {"resnet": 512, "standard_cnn": 128}
 
 
+def model_cases() -> dict:
+    cases = {name: functools.partial(builder) for name, builder in models.BUILDERS.items()}
+    cases["bn_cnn + augmentation"] = functools.partial(models.bn_cnn, augment=models.AUGMENTATION)
+    cases["simple_cnn + augmentation"] = functools.partial(models.simple_cnn, augment=models.AUGMENTATION)
+    return cases
+
+
+def measure(name: str, build) -> dict:
+    row = bench.training_throughput(build, SLICE.get(name.split(" ")[0], 4_096), repeat=3)
+    row["measured"] = time.strftime("%Y-%m-%d %H:%M")
+    print(f"{name:28s} {row['train_images_per_second']:9,.0f} img/s", flush=True)
+    return row
+
+
+def write_table(out: dict) -> None:
+    lines = [
+        f"Measured {out['date']} on {out['machine']} ({out['backend']} backend).",
+        "",
+        "| model | parameters | train img/s | inference img/s | s/epoch (48k) | train CPU s per 1000 img |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in out["models"].items():
+        lines.append(
+            f"| {name} | {r['params']:,} | {r['train_images_per_second']:,.0f} | "
+            f"{r['inference_images_per_second']:,.0f} | {r['seconds_per_epoch_48k']:,.1f} | "
+            f"{r['train_cpu_seconds_per_1000']:,.2f} |"
+        )
+    later = sorted({r["measured"] for r in out["models"].values() if r.get("measured", out["date"]) != out["date"]})
+    if later:
+        lines += ["", f"Some rows were re-measured alone after their builder changed, on {', '.join(later)}."]
+    (ROOT / "book" / "benchmark_results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def remeasure(names: list[str]) -> None:
+    """Re-measure the named models only, keeping the rest of the last full run."""
+    path = ROOT / "book" / "benchmark_results.json"
+    out = json.loads(path.read_text())
+    cases = model_cases()
+    unknown = [n for n in names if n not in cases]
+    if unknown:
+        sys.exit(f"--models: no model case named {', '.join(unknown)}; known: {', '.join(cases)}")
+    for name in names:
+        out["models"][name] = measure(name, cases[name])
+    path.write_text(json.dumps(out, indent=1))
+    write_table(out)
+
+
 def main() -> None:
+    if "--models" in sys.argv:
+        return remeasure(sys.argv[sys.argv.index("--models") + 1 :])
     started = time.time()
     out = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -34,14 +89,7 @@ def main() -> None:
         "backend": keras.backend.backend(),
     }
     out["idx_read_mb_per_s"] = bench.idx_read_speeds(repeat=3)
-    cases = {name: functools.partial(builder) for name, builder in models.BUILDERS.items()}
-    cases["bn_cnn + augmentation"] = functools.partial(models.bn_cnn, augment=models.AUGMENTATION)
-    cases["simple_cnn + augmentation"] = functools.partial(models.simple_cnn, augment=models.AUGMENTATION)
-    out["models"] = {}
-    for name, build in cases.items():
-        out["models"][name] = bench.training_throughput(build, SLICE.get(name.split(" ")[0], 4_096), repeat=3)
-        print(f"{name:28s} {out['models'][name]['train_images_per_second']:9,.0f} img/s", flush=True)
-    m = out["models"]
+    out["models"] = {name: measure(name, build) for name, build in model_cases().items()}
     # This machine is a shared virtual machine whose host at times grants about one of its two cores: an
     # epoch then takes up to twice as long. The models above were timed one after the other, so their ratio
     # would compare whichever phase each fell in; the overhead is measured with alternating epochs instead.
@@ -54,20 +102,7 @@ def main() -> None:
     out["peak_memory_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["seconds"] = time.time() - started
     (ROOT / "book" / "benchmark_results.json").write_text(json.dumps(out, indent=1))
-    lines = [
-        f"Measured {out['date']} on {out['machine']} ({out['backend']} backend).",
-        "",
-        "| model | parameters | train img/s | inference img/s | s/epoch (48k) | train CPU s per 1000 img |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for name, r in m.items():
-        lines.append(
-            f"| {name} | {r['params']:,} | {r['train_images_per_second']:,.0f} | "
-            f"{r['inference_images_per_second']:,.0f} | {r['seconds_per_epoch_48k']:,.1f} | "
-            f"{r['train_cpu_seconds_per_1000']:,.2f} |"
-        )
-    (ROOT / "book" / "benchmark_results.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_table(out)
     print(
         json.dumps(
             {

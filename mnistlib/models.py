@@ -36,6 +36,7 @@ __all__ = [
     "resnet",
     "RESNET_STAGES",
     "RESNET_BLOCKS",
+    "KERAS_BN_MOMENTUM",
     "BUILDERS",
     "AUGMENTATION",
     "build",
@@ -396,54 +397,71 @@ RESNET_STAGES = (((64, 64, 256), 1), ((128, 128, 512), 2), ((256, 256, 1024), 2)
 RESNET_BLOCKS = (3, 4, 6)
 
 
-def _bottleneck(x, filters: tuple[int, int, int], name: str, *, strides: int = 1, projection: bool = False):
-    """1x1 reduce, 3x3, 1x1 expand, each batch-normalised, added to the shortcut, then PReLU.
+def _bottleneck(x, filters: tuple[int, int, int], name: str, *, strides: int, conv_block: bool, bn_momentum: float):
+    """A bottleneck block as the original experiment builds it: 1x1 reduce, 3x3, 1x1 expand.
 
-    A *conv block* (``projection=True``) projects the shortcut with a strided
-    1x1 convolution, because its output has another shape than its input; an
-    *identity block* adds the input unchanged. PReLU slopes are learned per
-    channel (shared over the image), so the count does not depend on the input size.
+    Each convolution is batch-normalised and followed by a PReLU (one slope per
+    element, Keras's default), except that a *conv block* (``conv_block=True``,
+    the first block of a stage) leaves its third convolution without one and
+    projects the shortcut with a 1x1 convolution of the same stride and a
+    batch normalisation, because its output has another shape than its input.
+    An *identity block* adds its input unchanged. Then the sum, then a PReLU.
     """
     f1, f2, f3 = filters
-    shortcut = x
-    y = x
-    for i, (f, size, part) in enumerate(((f1, 1, "reduce"), (f2, 3, "conv"), (f3, 1, "expand"))):
-        y = layers.Conv2D(f, size, strides=strides if i == 0 else 1, padding="same", name=f"{name}_{part}")(y)
-        y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_{part}_bn")(y)
-        if part != "expand":
-            y = layers.PReLU(shared_axes=(1, 2), name=f"{name}_{part}_prelu")(y)
-    if projection:
+    y = layers.Conv2D(f1, 1, strides=strides, name=f"{name}_reduce")(x)
+    y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_reduce_bn")(y)
+    y = layers.PReLU(name=f"{name}_reduce_prelu")(y)
+    y = layers.Conv2D(f2, 3, padding="same", name=f"{name}_conv")(y)
+    y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_conv_bn")(y)
+    y = layers.PReLU(name=f"{name}_conv_prelu")(y)
+    y = layers.Conv2D(f3, 1, name=f"{name}_expand")(y)
+    y = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_expand_bn")(y)
+    if conv_block:
         shortcut = layers.Conv2D(f3, 1, strides=strides, name=f"{name}_shortcut")(x)
-        shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_shortcut_bn")(shortcut)
+        shortcut = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_shortcut_bn")(shortcut)
+    else:
+        y = layers.PReLU(name=f"{name}_expand_prelu")(y)
+        shortcut = x
     y = layers.Add(name=f"{name}_add")([y, shortcut])
-    return layers.PReLU(shared_axes=(1, 2), name=f"{name}_out")(y)
+    return layers.PReLU(name=f"{name}_out")(y)
+
+
+#: Keras's default momentum of the batch-normalisation running averages, which the original ResNet keeps.
+KERAS_BN_MOMENTUM = 0.99
 
 
 def resnet(
     blocks: tuple[int, int, int] = RESNET_BLOCKS,
     decay_steps: int | None = None,
     learning_rate: float = 1e-3,
+    bn_momentum: float = KERAS_BN_MOMENTUM,
     augment: dict | None = None,
 ) -> keras.Model:
-    """The original experiment's bottleneck ResNet for 28x28 digits (8,606,666 parameters), compiled with Nadam.
+    """The original experiment's bottleneck ResNet for 28x28 digits (8,764,426 parameters), compiled with Nadam.
 
-    A 7x7/2 stem of 64 filters with batch normalisation and PReLU, a 3x3/2 max
-    pool, then three stages of bottleneck blocks, [64, 64, 256] x 3,
-    [128, 128, 512] x 4 and [256, 256, 1024] x 6 (:data:`RESNET_STAGES`,
-    ``blocks``), each stage opening with a conv block and continuing with
-    identity blocks; global average pooling and a softmax. On a 28x28 digit the
-    stages see 7x7, 4x4 and 2x2 feature maps. ``decay_steps``, if given, decays
-    the learning rate along a cosine over that many optimizer steps: a schedule
-    whose position lives in the optimizer's step counter, which a weights-only
-    checkpoint loses. Introduced in chapter 08 (``08_resnet_qmnist``).
+    The stem pads the digit with 3 zeros on every side (34x34), applies a 7x7
+    convolution of 64 filters with stride 2 and no padding (14x14), batch
+    normalisation, a PReLU and a 3x3 max pool with stride 2 and no padding
+    (6x6). Three stages of bottleneck blocks follow (:func:`_bottleneck`),
+    [64, 64, 256] x 3, [128, 128, 512] x 4 and [256, 256, 1024] x 6
+    (:data:`RESNET_STAGES`, ``blocks``), each opening with a conv block (stride 1,
+    then 2, 2) and continuing with identity blocks, on 6x6, 3x3 and 2x2 maps;
+    then a 2x2 average pool, a flatten and a dense softmax of 10. Every PReLU
+    learns one slope per element, so the count depends on the input size.
+    Nadam at ``learning_rate`` (Keras's default, 0.001), constant unless
+    ``decay_steps`` is given: then it decays along a cosine over that many
+    optimizer steps, a schedule whose position lives in the optimizer's step
+    counter, which a weights-only checkpoint loses. ``bn_momentum`` defaults to
+    Keras's 0.99, as in the original. Introduced in chapter 08 (``08_resnet_qmnist``).
     """
     if len(blocks) != len(RESNET_STAGES) or min(blocks) < 1:
         raise ValueError(f"resnet: blocks must be {len(RESNET_STAGES)} counts of at least 1, got {blocks!r}")
     inputs, x = _image_inputs(augment)
-    x = layers.Conv2D(64, 7, strides=2, padding="same", name="stem")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
-    x = layers.PReLU(shared_axes=(1, 2), name="stem_prelu")(x)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+    x = layers.ZeroPadding2D(3, name="stem_padding")(x)
+    x = layers.Conv2D(64, 7, strides=2, name="stem")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name="stem_bn")(x)
+    x = layers.PReLU(name="stem_prelu")(x)
+    x = layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
     for stage, ((filters, strides), n_blocks) in enumerate(zip(RESNET_STAGES, blocks), start=1):
         for block in range(n_blocks):
             x = _bottleneck(
@@ -451,9 +469,11 @@ def resnet(
                 filters,
                 f"stage{stage}_block{block + 1}",
                 strides=strides if block == 0 else 1,
-                projection=block == 0,
+                conv_block=block == 0,
+                bn_momentum=bn_momentum,
             )
-    x = layers.GlobalAveragePooling2D(name="average_pool")(x)
+    x = layers.AveragePooling2D(2, name="average_pool")(x)
+    x = layers.Flatten(name="flatten")(x)
     rate = learning_rate if decay_steps is None else keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
     return _classifier(inputs, x, "resnet", keras.optimizers.Nadam(learning_rate=rate), None)
 

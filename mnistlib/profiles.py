@@ -185,12 +185,14 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                     # Two epochs over every digit are what brings the batch-normalised CNN above the floor.
                     chapters.AUGMENTATION: {"max_samples": None, "max_epochs": 2},
                     chapters.BATCH_NORMALIZATION: {"max_samples": None},
-                    # The ResNet is the slowest network and the chapter trains it four times (interrupted,
-                    # resumed two ways, uninterrupted): a small slice, small batches for more steps.
+                    # The ResNet is the slowest network, and the chapter trains it three times on its digits (the
+                    # interrupted run, then two resumes): one block per stage, 10,000 digits and two epochs of
+                    # small batches score about 0.98 on all of test10k, measured in the chapter's budget.
                     chapters.RESNET_QMNIST: {
-                        "max_samples": 1_000,
-                        "max_epochs": 4,
-                        "max_eval": 1_000,
+                        "max_samples": 10_000,
+                        "max_epochs": 2,
+                        "max_eval": None,
+                        "max_blocks": 1,
                         "batch_size": 32,
                     },
                     # Refitting the ensemble would take the chapter past its budget; the full-scale result is quoted.

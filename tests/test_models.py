@@ -21,9 +21,9 @@ from mnistlib import models, training
         ("vgg_like", {"batch_norm": True}, 340_700),
         ("bn_cnn", {}, 597_066),
         ("standard_cnn", {}, 35_445_522),
-        ("resnet", {}, 8_606_666),
-        ("resnet", {"decay_steps": 100}, 8_606_666),  # a schedule adds no parameters
-        ("resnet", {"blocks": (1, 1, 1)}, 1_996_746),  # the smoke profile's depth
+        ("resnet", {}, 8_764_426),  # the original experiment's count
+        ("resnet", {"decay_steps": 100}, 8_764_426),  # a schedule adds no parameters
+        ("resnet", {"blocks": (1, 1, 1)}, 2_033_418),  # the reduced profiles' depth
     ],
 )
 def test_builders_parameter_counts_and_shapes(name, config, params):
@@ -35,14 +35,42 @@ def test_builders_parameter_counts_and_shapes(name, config, params):
     assert model.optimizer is not None and model.loss == "sparse_categorical_crossentropy"
 
 
-def test_resnet_stages_and_schedule():
-    model = models.resnet(decay_steps=10)
-    shapes = [
-        model.get_layer(f"stage{s}_block{n}_out").output.shape[1:] for s, n in zip((1, 2, 3), models.RESNET_BLOCKS)
-    ]
-    assert shapes == [(7, 7, 256), (4, 4, 512), (2, 2, 1024)]
-    assert sum(isinstance(layer, keras.layers.PReLU) for layer in model.layers) == 1 + 3 * sum(models.RESNET_BLOCKS)
+def test_resnet_is_the_original_architecture():
+    """Experiment A's ResNet: the stem, the 6x6/3x3/2x2 stages, per-element PReLU, the blocks' layer order."""
+    model = models.resnet()
+    shape = lambda name: tuple(model.get_layer(name).output.shape[1:])  # noqa: E731
+    assert shape("stem_padding") == (34, 34, 1) and shape("stem") == (14, 14, 64) and shape("stem_pool") == (6, 6, 64)
+    assert model.get_layer("stem").padding == "valid" and model.get_layer("stem").strides == (2, 2)
+    assert model.get_layer("stem_pool").pool_size == (3, 3) and model.get_layer("stem_pool").padding == "valid"
+    stage_outputs = [shape(f"stage{s}_block{n}_out") for s, n in zip((1, 2, 3), models.RESNET_BLOCKS)]
+    assert stage_outputs == [(6, 6, 256), (3, 3, 512), (2, 2, 1024)]
+    assert [model.get_layer(f"stage{s}_block1_reduce").strides for s in (1, 2, 3)] == [(1, 1), (2, 2), (2, 2)]
+    assert shape("average_pool") == (1, 1, 1024) and shape("flatten") == (1024,)
+    prelus = [layer for layer in model.layers if isinstance(layer, keras.layers.PReLU)]
+    # the stem, 3 per conv block, 4 per identity block; one slope per element of the layer's input
+    assert len(prelus) == 1 + 3 * 3 + 4 * (sum(models.RESNET_BLOCKS) - 3)
+    assert all(tuple(p.alpha.shape) == tuple(p.input.shape[1:]) for p in prelus)
+    names = [layer.name for layer in model.layers]
+    conv_block = [n for n in names if n.startswith("stage2_block1_")]
+    identity_block = [n for n in names if n.startswith("stage2_block2_")]
+    assert "stage2_block1_shortcut_bn" in conv_block and "stage2_block1_expand_prelu" not in conv_block
+    assert "stage2_block2_expand_prelu" in identity_block and "stage2_block2_shortcut" not in identity_block
+    assert identity_block.index("stage2_block2_expand_prelu") < identity_block.index("stage2_block2_add")
+    assert {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.99}
     assert isinstance(model.optimizer, keras.optimizers.Nadam)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    model.optimizer.iterations.assign(10_000)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3), "the original's rate is constant"
+
+
+def test_resnet_schedule_and_depth():
+    model = models.resnet(blocks=(1, 1, 1), decay_steps=10, bn_momentum=0.9)
+    assert [tuple(model.get_layer(f"stage{s}_block1_out").output.shape[1:]) for s in (1, 2, 3)] == [
+        (6, 6, 256),
+        (3, 3, 512),
+        (2, 2, 1024),
+    ]
+    assert {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.9}
     lr = model.optimizer.learning_rate
     model.optimizer.iterations.assign(10)
     assert float(model.optimizer.learning_rate) == 0.0 < float(lr)

@@ -4,7 +4,8 @@ Serves the strict smoke build (see conftest.book_build) on 127.0.0.1 and checks
 what a reader meets: every page loads without JavaScript errors, every image
 has loaded, the table of contents lists every chapter in order, next/previous
 navigation walks the book, search finds "ResNet", math is typeset, and the
-launch and download buttons point where they should. A screenshot of every
+launch and download buttons point where they should, and no table or printed output scrolls
+sideways. A screenshot of every
 page is saved to _build/screenshots for people to look at.
 
 `make test` installs Debian's chromium and chromium-driver first (`make browser`).
@@ -112,6 +113,24 @@ def console_errors(driver) -> list[str]:
     return [f"{e['level']}: {e['message']}" for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
+def wide_outputs(driver) -> list[str]:
+    """The start of every table, and of every printed output of a cell, that needs a horizontal scrollbar."""
+    return driver.execute_script(
+        """
+        const scrolls = el => {
+            for (let e = el; e && e !== document.body; e = e.parentElement) {
+                const o = getComputedStyle(e).overflowX;
+                if ((o === 'auto' || o === 'scroll') && e.scrollWidth > e.clientWidth + 1) return true;
+            }
+            return false;
+        };
+        const main = document.querySelector('main') || document.body;
+        return Array.from(main.querySelectorAll('table, .cell_output pre'))
+            .filter(scrolls).map(e => e.tagName + ': ' + (e.innerText || '').slice(0, 80));
+        """
+    )
+
+
 @pytest.mark.parametrize("page", toc_pages())
 def test_page_loads_cleanly(site, browser, screenshots, page):
     browser.get_log("browser")  # drop what earlier pages left
@@ -126,6 +145,7 @@ def test_page_loads_cleanly(site, browser, screenshots, page):
         "return Array.from(document.querySelectorAll('a')).map(a => a.href).filter(h => h.includes('colab.research'))"
     )
     assert colab == [], f"{page}: a Colab launch link (nothing installs mnistlib in Colab)"
+    assert wide_outputs(browser) == [], f"{page}: tables or printed outputs wider than the page (they scroll sideways)"
     height = browser.execute_script("return Math.min(document.body.scrollHeight, 20000)")
     browser.set_window_size(1280, max(1000, height))
     assert browser.save_screenshot(str(screenshots / f"{page.replace('/', '__')}.png"))

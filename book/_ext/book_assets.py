@@ -17,6 +17,9 @@ when it leaves a page before reading its ``<link rel="icon">``), and a 404 is a
 console error. The extension writes ``favicon.ico`` beside ``index.html``,
 rasterised from the book's ``favicon.svg`` (the one drawing of the icon), so
 a book served at a site's root answers that request too.
+
+Last, it adds the book's stylesheet, ``static/book.css``: printed output that
+wraps at the page's edge and results tables that fit the page.
 """
 
 import re
@@ -128,7 +131,17 @@ def write_favicon_ico(app, exception):
     render_icon(svg).save(Path(app.outdir) / "favicon.ico", sizes=[(s, s) for s in ICO_SIZES])
 
 
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def add_book_css(app):
+    """Serve ``static/book.css`` (printed output that wraps, tables that fit the page) on every page."""
+    app.config.html_static_path.append(str(STATIC))
+    app.add_css_file("book.css")
+
+
 def setup(app):
+    app.connect("builder-inited", add_book_css)
     app.connect("env-before-read-docs", read_in_toc_order)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.connect("build-finished", write_favicon_ico)
