@@ -13,6 +13,8 @@ import yaml
 from bs4 import BeautifulSoup
 from conftest import BUILD_OUT, HTML, ROOT
 
+from mnistlib import chapters
+
 # The first test builds the book (tests/conftest.py): far longer than the suite's default timeout allows.
 pytestmark = [pytest.mark.book, pytest.mark.timeout(1800)]
 
@@ -97,6 +99,13 @@ def unrendered_myst(html: str) -> list[str]:
     prose = article.get_text(" ")
     found += [f"untypeset math: {prose[max(0, m.start() - 30) : m.end() + 30]!r}" for m in MATH.finditer(prose)]
     return found
+
+
+def test_prose_numbers_are_pasted_verbatim(book_build):
+    """'48,000' glued by prose.NAME must not come out as MyST-NB's literal_eval of it, the tuple (48, 0)."""
+    page = HTML / "chapters" / f"{chapters.RESNET_QMNIST}.html"
+    text = " ".join(BeautifulSoup(page.read_text(), "html.parser").get_text().split())
+    assert "of the 48,000 training digits" in text and "(48, 0)" not in text
 
 
 def test_unrendered_myst_is_found():

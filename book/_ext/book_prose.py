@@ -7,14 +7,16 @@ when it executes notebooks inline; this book executes them through
 jupyter-cache, so that an unchanged notebook is not run again. Setting
 ``prose.NAME`` in a notebook also glues the value under ``NAME``
 (``mnistlib.notebook.Prose``); this role pastes that glued text, as
-``{glue:text}`NAME``` would. Any other expression is an error: the HTML book
-could not show it.
+``{glue:text}`NAME``` would, but verbatim: MyST-NB's text role reads the
+glued text with ``ast.literal_eval``, which turns "48,000" into the tuple
+(48, 0). Any other expression is an error: the HTML book could not show it.
 """
 
 import re
 
+from docutils import nodes
 from myst_nb.ext.glue.roles import PasteTextRole
-from myst_nb.ext.glue.utils import glue_warning
+from myst_nb.ext.glue.utils import RetrievalError, glue_warning, retrieve_glue_data
 
 PROSE = re.compile(r"^prose\.([A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -27,8 +29,17 @@ class ProseEvalRole(PasteTextRole):
         if match is None:
             message = f"{{eval}}`{self.text}`: this book's prose quotes prose.NAME only (mnistlib.notebook.Prose)"
             return [], [glue_warning(message, self.document, self.line)]
-        self.text = match.group(1)
-        return super().run()
+        key = match.group(1)
+        try:
+            result = retrieve_glue_data(self.document, key)
+        except RetrievalError as exc:
+            return [], [glue_warning(f"{{eval}}`prose.{key}`: {exc}", self.document, self.line)]
+        text = result.data.get("text/plain")
+        if text is None:
+            return [], [glue_warning(f"{{eval}}`prose.{key}`: no text/plain glued", self.document, self.line)]
+        node = nodes.inline(text, text, classes=["pasted-text"])
+        self.set_source_info(node)
+        return [node], []
 
 
 def setup(app):
