@@ -271,6 +271,18 @@ def record_result(
     )
 
 
+#: How :func:`styled` heads the ledger's columns: words a reader wraps and reads, not identifiers.
+_LABELS = {
+    "params": "parameters",
+    "val_accuracy": "validation accuracy",
+    "test_accuracy": "test accuracy",
+    "train_accuracy": "training accuracy",
+    "original_test_accuracy": "original test accuracy",
+    "seconds_per_epoch": "s/epoch",
+    "images_per_second": "images/s",
+    "n_train": "training digits",
+}
+
 #: The column :func:`with_reference` adds: the model's test accuracy in the full-profile reference run.
 REFERENCE_COLUMN = "full-scale test accuracy"
 
@@ -300,7 +312,7 @@ def with_reference(
 
 
 def styled(table: pd.DataFrame, precision: int = 4, na_rep: str = "–"):
-    """``table`` ready to show: accuracies to ``precision`` digits, other numbers rounded, text escaped.
+    """``table`` ready to show: ledger columns headed in words, accuracies to ``precision`` digits, text escaped.
 
     Columns whose name says "accuracy" get ``precision`` decimals; counts get
     thousands separators; other numbers (seconds, images per second) one
@@ -310,6 +322,8 @@ def styled(table: pd.DataFrame, precision: int = 4, na_rep: str = "–"):
     file can never become markup in the book. Introduced in chapter 03 (``03_linear_models``).
     """
 
+    table = table.rename(columns=_LABELS)
+
     def number(digits: int):
         return lambda v: na_rep if pd.isna(v) else f"{v:,.{digits}f}"
 
@@ -318,7 +332,7 @@ def styled(table: pd.DataFrame, precision: int = 4, na_rep: str = "–"):
         values = table[column]
         if "accuracy" in str(column) and pd.api.types.is_numeric_dtype(values):
             formats[column] = number(precision)
-        elif pd.api.types.is_integer_dtype(values) or column in ("parameters", "params", "epochs", "n_train"):
+        elif pd.api.types.is_integer_dtype(values) or column in ("parameters", "epochs", "training digits"):
             formats[column] = number(0)
         elif pd.api.types.is_float_dtype(values):
             formats[column] = number(1)
