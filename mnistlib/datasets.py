@@ -1063,7 +1063,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mnistlib") ->
     what to do; ``fetch`` first downloads a verified copy of such a file,
     keeping the old one beside it as ``<name>.corrupt``, and exits 1 with the
     missing-data message when files cannot be had. ``status`` downloads
-    nothing; files not downloaded yet are reported, not an error.
+    nothing, and exits 1 too when a file is not downloaded yet.
     """
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -1094,6 +1094,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mnistlib") ->
     print(f"(the data folder on this machine: {data_dir(args.data_dir)})")
     present = [(n, p) for n in names if (p := locate(n, args.data_dir)) is not None]
     bad = [check for n, p in present if (check := verify_file(p, n)).status == "unverified"]
+    missing = [n for n in names if n not in dict(present)]
+    if missing and not bad:
+        wanted = " ".join(ds.name for ds in DATASETS.values() if any(f.name in missing for f in ds.files))
+        print(
+            f"{len(missing)} data file{'s' if len(missing) > 1 else ''} not downloaded yet: "
+            f"run `python -m mnistlib fetch {wanted}` where there is internet, or put the files in the data folder.",
+            file=sys.stderr,
+        )
+        return 1
     if not bad:
         return 0
     sets = " ".join(ds.name for ds in DATASETS.values() if any(f.name in {c.name for c in bad} for f in ds.files))

@@ -153,14 +153,14 @@ def test_loader_and_experiment_data_on_the_new_dataset(digits16, shared, monkeyp
 
 def test_data_command_fetches_from_the_mirror_and_reports(digits16, tmp_path, capsys):
     data = tmp_path / "data"
-    assert datasets.main(["status", NAME, "--data-dir", str(data)]) == 0
+    assert datasets.main(["status", NAME, "--data-dir", str(data)]) == 1  # nothing there yet
     assert capsys.readouterr().out.count("not downloaded yet") == 4
     assert datasets.main(["fetch", NAME, "--data-dir", str(data)]) == 0
     out = capsys.readouterr().out
     assert out.count("verified: md5 of the file is the published one") == 4
     assert "(the data folder on this machine: " in out
     assert sorted(p.name for p in (data / FOLDER).iterdir()) == sorted(datasets.DEFAULT_FILES[NAME])
-    assert datasets.main(["status", "--data-dir", str(data)]) == 0  # every registered dataset, the new one too
+    assert datasets.main(["status", "--data-dir", str(data)]) == 1  # every registered dataset: MNIST is not there
     out = capsys.readouterr().out
     assert "train-images-idx3-ubyte.gz: not downloaded yet" in out and f"{files_of('test')[1]}: verified" in out
 

@@ -245,8 +245,10 @@ def test_provenance_report_downloads_nothing(folder):
 
 
 def test_command_line_status(folder, capsys):
-    assert datasets.main(["status", "mnist", "--data-dir", str(folder)]) == 0
-    assert "t10k-images-idx3-ubyte.gz: verified" in capsys.readouterr().out
+    assert datasets.main(["status", "mnist", "--data-dir", str(folder)]) == 1  # the training files are missing
+    out, err = capsys.readouterr()
+    assert "t10k-images-idx3-ubyte.gz: verified" in out and "train-images-idx3-ubyte.gz: not downloaded yet" in out
+    assert "2 data files not downloaded yet: run `python -m mnistlib fetch mnist`" in err
 
 
 def test_command_line_status_without_datasets_reports_every_registered_one(data_root, capsys):
@@ -266,7 +268,7 @@ def test_python_dash_m_mnistlib_runs_the_data_command_without_warnings(folder):
         text=True,
         timeout=120,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # the folder has the test files only
     assert "t10k-images-idx3-ubyte.gz: verified" in done.stdout and "RuntimeWarning" not in done.stderr
 
 
