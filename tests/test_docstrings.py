@@ -31,6 +31,7 @@ import importlib
 import json
 import re
 import sys
+import threading
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +98,7 @@ _MAGIC = re.compile(r"^(\s*)[%!?]")
 
 def parse_cell(source: str) -> ast.Module:
     """A code cell as Python: IPython magics and shell escapes (``%time``, ``!ls``) become ``pass``."""
-    return ast.parse("\n".join(_MAGIC.sub(r"\1pass  # ", line) for line in source.splitlines()))
+    return _parse("\n".join(_MAGIC.sub(r"\1pass  # ", line) for line in source.splitlines()))
 
 
 def _top_scope(node):
@@ -292,9 +293,33 @@ class Docstring:
         return f'"{clause(self.should)}"' + (" or no clause" if self.kind == "module" else " at the end")
 
 
+def _parse(source: str) -> ast.Module:
+    """``ast.parse`` in a thread of its own, with fresh recursion bookkeeping.
+
+    In CPython 3.11, once a RecursionError was raised and caught in a thread (the model cache's key raises one on
+    a self-referring configuration, and tests provoke it), a later ``ast.parse`` in that thread can fail with
+    "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905): the full suite then failed
+    here depending on test order. A new thread starts with its own counters.
+    """
+    out: dict = {}
+
+    def run():
+        try:
+            out["tree"] = ast.parse(source)
+        except BaseException as err:  # re-raised in the caller's thread
+            out["error"] = err
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["tree"]
+
+
 def docstrings(module: str, source: str, public, modules) -> list[Docstring]:
     """Every docstring of ``module`` (its ``source``), with the clause each should carry."""
-    tree = ast.parse(source)
+    tree = _parse(source)
     found = []
 
     def visit(node, path, top):
