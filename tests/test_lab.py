@@ -185,6 +185,7 @@ CELLS = """
 const panel = window.jupyterapp.shell.currentWidget;
 return panel.content.widgets.map((cell, i) => {
   const out = {i, type: cell.model.type, tags: cell.model.getMetadata('tags') || [], inputHidden: cell.inputHidden,
+               outputHidden: cell.model.type === 'code' ? cell.outputHidden : null,
                source: cell.model.sharedModel.getSource()};
   if (out.type === 'markdown') {
     const view = cell.node.querySelector('.myst, .jp-RenderedMarkdown');
@@ -271,8 +272,8 @@ def reader_problems(cells: list[dict]) -> list[str]:
         hidden = "remove-cell" in c["tags"]
         if hidden and not c["inputHidden"]:
             found.append(f"{where}: tagged remove-cell but shown (metadata.jupyter.source_hidden)")
-        if "solution" in c["tags"] and not c["inputHidden"]:
-            found.append(f"{where}: a solution shown expanded")
+        if "solution" in c["tags"] and not (c["inputHidden"] and c["outputHidden"]):
+            found.append(f"{where}: a solution shown expanded (its code or its output)")
     return found
 
 

@@ -227,3 +227,28 @@ def test_launch_and_download_buttons(site, browser):
     assert downloads, "download button for the .ipynb"
     with urllib.request.urlopen(downloads[0]) as response:  # the download link serves the notebook
         assert json.loads(response.read())["nbformat"] == 4
+
+
+def test_exercises_are_numbered_and_a_solution_opens_when_clicked(site, browser, screenshots):
+    """Chapter 04's exercises are numbered from 1 in the page; each solution is hidden until its title is clicked."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    open_page(browser, f"{site}/chapters/04_mlp.html")
+    numbers = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.exercise .caption-number')).map(e => e.innerText.trim())"
+    )
+    assert numbers and numbers == [f"Exercise {i}" for i in range(1, len(numbers) + 1)], numbers
+    heights = "return Array.from(document.querySelectorAll('.solution > section')).map(s => s.offsetHeight)"
+    hidden = browser.execute_script(heights)
+    assert len(hidden) == len(numbers) and not any(hidden), f"solutions shown before a click: {hidden}"
+    title = browser.find_elements(By.CSS_SELECTOR, ".solution .admonition-title")[0]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", title)
+    title.click()
+    WebDriverWait(browser, 10).until(lambda d: d.execute_script(heights)[0] > 0)
+    shown = browser.execute_script(
+        "const s = document.querySelector('.solution > section'); return [s.offsetHeight, s.innerText.length]"
+    )
+    assert shown[0] > 0 and shown[1] > 20, f"the first solution did not open: {shown}"
+    assert not any(browser.execute_script(heights)[1:]), "clicking one solution opened others"
+    browser.save_screenshot(str(screenshots / "04_mlp-solution-opened.png"))
