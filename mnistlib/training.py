@@ -18,6 +18,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -297,15 +298,36 @@ def _code_digest(code) -> str:
     return h.hexdigest()[:12]
 
 
+#: The objects :func:`_object_config` is describing in this thread: one met again refers to itself.
+_DESCRIBING = threading.local()
+
+
+class _SelfReference(ValueError):
+    """An object whose description contains the object itself (no finite cache key)."""
+
+
 def _describable(value: Any) -> bool:
     try:
         json.dumps(value, default=_key_default)
-    except (TypeError, ValueError, RecursionError):
+    except (TypeError, ValueError):
         return False
     return True
 
 
-def _object_config(obj: Any) -> dict[str, Any]:
+def _object_config(obj: Any) -> Any:
+    """:func:`_object_settings` of ``obj``, already written out as JSON values, so that an object found again
+    inside its own description is noticed (:class:`_SelfReference`) instead of recursing without end."""
+    active = _DESCRIBING.__dict__.setdefault("ids", set())
+    if id(obj) in active:
+        raise _SelfReference(f"{type(obj).__qualname__} refers to itself")
+    active.add(id(obj))
+    try:
+        return json.loads(json.dumps(_object_settings(obj), sort_keys=True, default=_key_default))
+    finally:
+        active.discard(id(obj))
+
+
+def _object_settings(obj: Any) -> dict[str, Any]:
     """What an object is, for a cache key: its ``get_config()``, else its constructor's arguments as it kept
     them (attribute ``arg`` or ``_arg``), plus its other describable public attributes when some argument was
     not kept under its own name."""
@@ -372,6 +394,8 @@ def _key_default(obj: Any) -> Any:
         }
     try:
         return {"class": f"{type(obj).__module__}.{type(obj).__qualname__}", "config": _object_config(obj)}
+    except _SelfReference:
+        raise
     except ValueError as err:
         raise ValueError(f"{err}; give its class a get_config() or keep its settings as attributes") from None
 
@@ -386,8 +410,8 @@ def config_key(**parts: Any) -> str:
     """
     try:
         blob = json.dumps(parts, sort_keys=True, default=_key_default).encode()
-    except RecursionError:
-        raise ValueError("config_key: the configuration refers to itself; it cannot be hashed") from None
+    except _SelfReference as err:
+        raise ValueError(f"config_key: the configuration refers to itself ({err}); it cannot be hashed") from None
     return hashlib.sha256(blob).hexdigest()[:12]
 
 

@@ -296,10 +296,10 @@ class Docstring:
 def _parse(source: str) -> ast.Module:
     """``ast.parse`` in a thread of its own, with fresh recursion bookkeeping.
 
-    In CPython 3.11, once a RecursionError was raised and caught in a thread (the model cache's key raises one on
-    a self-referring configuration, and tests provoke it), a later ``ast.parse`` in that thread can fail with
-    "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905): the full suite then failed
-    here depending on test order. A new thread starts with its own counters.
+    In CPython 3.11, once a RecursionError was raised and caught in a thread, a later ``ast.parse`` in that thread
+    can fail with "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905): the full suite
+    once failed here depending on test order, after the model cache's key recursed on a self-referring
+    configuration (it no longer does: tests/test_faults_cache.py). A new thread starts with its own counters.
     """
     out: dict = {}
 

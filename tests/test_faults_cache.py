@@ -7,6 +7,7 @@ Faults 3, 10 (cache part) and 11 (cache part) of "Nothing lost, nothing silent".
 import fcntl
 import json
 import pathlib
+import sys
 
 import keras
 import pytest
@@ -183,6 +184,34 @@ def test_fresh_identical_callbacks_find_the_cached_model(kw):
 def test_an_object_that_cannot_be_described_is_refused_clearly():
     with pytest.raises(ValueError, match="cannot describe <object object at 0x"):
         training.config_key(fit={"callbacks": [object()]})
+
+
+class _Loop(keras.callbacks.Callback):
+    """A callback holding itself in an attribute that is not one of its settings (as Keras objects often do)."""
+
+    def __init__(self, patience: int = 2):
+        super().__init__()
+        self.patience = patience
+        self.me = self
+
+
+class _Ring:
+    def __init__(self, other=None):
+        self.other = other if other is not None else self
+
+
+def test_a_self_referring_object_is_described_or_refused_without_recursing():
+    """An attribute that refers back to its object is left out of the key; a setting that does is refused with a
+    ValueError, without a RecursionError on the way (which CPython 3.11 does not always recover from cleanly)."""
+    assert training.config_key(fit={"callbacks": [_Loop(2)]}) == training.config_key(fit={"callbacks": [_Loop(2)]})
+    assert training.config_key(fit={"callbacks": [_Loop(2)]}) != training.config_key(fit={"callbacks": [_Loop(3)]})
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(400)  # a recursion without end would fail here at once, not after a long while
+    try:
+        with pytest.raises(ValueError, match="refers to itself"):
+            training.config_key(x=_Ring())
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 # -- fault 11 (cache part): interrupts leave nothing half-written that a later run trusts -------------------------
