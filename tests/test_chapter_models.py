@@ -57,7 +57,7 @@ def chapter_definitions(chapter: str) -> dict:
 
 def introduced_in(builder) -> str:
     """The chapter a builder's docstring says introduces it."""
-    m = re.search(r"Introduced in chapter \d\d \(``(\d\d_\w+)``\)", inspect.getdoc(builder) or "")
+    m = re.search(r"Introduced\s+in\s+chapter\s+\d\d\s+\(``(\d\d_\w+)``\)", inspect.getdoc(builder) or "")
     assert m, f"models.{builder.__name__}: its docstring does not name the chapter that introduces it"
     return m.group(1)
 

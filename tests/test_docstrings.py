@@ -15,9 +15,11 @@ Uses are read from the chapters' code cells and resolved to the objects they
 name: ``from mnistlib import training`` then ``training.fit(...)``,
 ``from mnistlib.models import simple_cnn``, ``import mnistlib.x as y`` and
 ``mnistlib.setup(...)`` (which is ``notebook.setup``, re-exported: a name
-counts where it is defined). Attributes of objects (methods, ``profile.samples``)
-and names in strings do not count. A chapter imports a module when it imports
-it by name or uses a name defined in it.
+counts where it is defined). A builder of ``mnistlib.models`` that a chapter
+writes out itself in a cell tagged ``model-definition`` counts as used there.
+Attributes of objects (methods, ``profile.samples``) and names in strings do
+not count. A chapter imports a module when it imports it by name or uses a
+name defined in it.
 
 ``python tests/test_docstrings.py --fix`` rewrites the clauses in
 ``mnistlib/*.py`` to what the rule says, with minimal edits to the docstrings
@@ -202,8 +204,30 @@ class Uses:
         return self
 
 
+#: The tag of the cells in which a chapter writes out a network that mnistlib.models also builds
+#: (tests/test_chapter_models.py): defining the builder there is the chapter's use of it.
+MODEL_DEFINITION = "model-definition"
+
+
+def written_out_builders(notebook: Path) -> list[object]:
+    """The builders of mnistlib.models that the chapter defines itself, in its model-definition cells."""
+    from mnistlib import models
+
+    found = []
+    for c in json.loads(notebook.read_text())["cells"]:
+        if c["cell_type"] != "code" or MODEL_DEFINITION not in c["metadata"].get("tags", []):
+            continue
+        source = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for stmt in parse_cell(source).body:
+            if isinstance(stmt, ast.FunctionDef) and stmt.name in models.__all__:
+                found.append(getattr(models, stmt.name))
+    return found
+
+
 def chapter_uses(notebook: Path) -> Uses:
     uses = Uses()
+    for builder in written_out_builders(notebook):
+        uses.note(builder)
     for i, source in enumerate(code_cells(notebook)):
         try:
             uses.code(source)
