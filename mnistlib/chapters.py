@@ -21,6 +21,7 @@ __all__ = [
     "RESNET_QMNIST",
     "ERROR_ANALYSIS",
     "RESULTS_AND_ENSEMBLES",
+    "STATE_OF_THE_ART",
     "CHAPTERS",
     "APPENDIX_PERFORMANCE",
     "PAGES",
@@ -36,6 +37,7 @@ BATCH_NORMALIZATION = "07_batch_normalization"
 RESNET_QMNIST = "08_resnet_qmnist"
 ERROR_ANALYSIS = "09_error_analysis"
 RESULTS_AND_ENSEMBLES = "10_results_and_ensembles"
+STATE_OF_THE_ART = "11_state_of_the_art"
 
 #: The chapters (``chapters/*.ipynb``) in reading order.
 CHAPTERS: tuple[str, ...] = (
@@ -49,6 +51,7 @@ CHAPTERS: tuple[str, ...] = (
     RESNET_QMNIST,
     ERROR_ANALYSIS,
     RESULTS_AND_ENSEMBLES,
+    STATE_OF_THE_ART,
 )
 
 #: The performance appendix (``book/appendix_performance.ipynb``), the one executable page outside chapters/.

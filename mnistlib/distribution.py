@@ -18,7 +18,7 @@ On TensorFlow, Keras's distribution API is a prototype its own source marks
 instead, over the local GPUs, where each replica normalises its own share of
 the batch. On any other backend only one device is used. Every device
 receives ``batch_size / n`` images of each batch, so the batch size must be a
-multiple of the number of devices.
+multiple of the number of devices. Introduced in chapter 11 (``11_state_of_the_art``).
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ def data_parallel(setting: str | int | None = None) -> DevicePlan:
     are any; simulated CPUs with ``XLA_FLAGS=--xla_force_host_platform_device_count=4``);
     on TensorFlow, ``tf.distribute.MirroredStrategy`` over the local GPUs.
     Asking for more devices than there are is an error, not a silent fallback.
+    Introduced in chapter 11 (``11_state_of_the_art``).
     """
     n = requested_devices(setting)
     backend = keras.backend.backend()
