@@ -359,7 +359,8 @@ def receptive_fields(
 def bottleneck_block(
     filters: tuple[int, int, int] = (64, 64, 256), *, projection: bool = False, title: str = "A bottleneck block"
 ):
-    """A bottleneck residual block: 1x1 reduce, 3x3, 1x1 expand (each with BN, PReLU), the shortcut, the add.
+    """A bottleneck residual block as the book's ResNet builds it: 1x1 reduce, 3x3, 1x1 expand (each with BN and a
+    PReLU, but the expand's PReLU only in an identity block), the shortcut, the add, a PReLU.
 
     ``filters`` are the three convolutions' channel counts. With ``projection``
     the shortcut is a 1x1 convolution with batch normalisation (the first block
@@ -378,7 +379,8 @@ def bottleneck_block(
         (10.4, "input x", "0.9"),
         (8.7, f"1×1 conv, {f1} filters (reduce)\nBN, PReLU", "#cfe3f2"),
         (6.8, f"3×3 conv, {f2} filters\nBN, PReLU", "#fbe3c0"),
-        (4.9, f"1×1 conv, {f3} filters (expand)\nBN", "#cfe3f2"),
+        # mnistlib.models's identity block has a PReLU after its expand BN; a projection (conv) block has none
+        (4.9, f"1×1 conv, {f3} filters (expand)\nBN" + ("" if projection else ", PReLU"), "#cfe3f2"),
         (1.6, "PReLU → output", "0.9"),
     ]
     x_main, width, height = 3.8, 4.6, 1.05

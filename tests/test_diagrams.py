@@ -121,6 +121,9 @@ def test_bottleneck_block_names_its_parts():
     for part in ("1×1 conv, 64", "3×3 conv, 64", "1×1 conv, 256", "BN, PReLU", "+", "identity", "F(x) + x"):
         assert part in text
     plt.close(fig)
+    assert "(expand)\nBN, PReLU" in text  # an identity block's expand has its PReLU, as models._bottleneck builds it
     fig = diagrams.bottleneck_block((128, 128, 512), projection=True)
-    assert "projection" in _texts(fig) and "identity" not in _texts(fig)
+    text = _texts(fig)
+    assert "projection" in text and "identity" not in text
+    assert "(expand)\nBN" in text and "(expand)\nBN, PReLU" not in text
     plt.close(fig)
