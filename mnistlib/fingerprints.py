@@ -34,6 +34,7 @@ def architecture_fingerprint(model: keras.Model) -> str:
     changes from one build to the next without changing the model, the names
     Keras generates (``input_layer_3``: every named object is called by the
     order in which it appears instead), the optimizer's generated name and the ids of shared objects.
+    Introduced in chapter 07 (``07_batch_normalization``).
     """
     optimizer = {k: v for k, v in model.optimizer.get_config().items() if k != "name"} if model.optimizer else None
     blob = json.dumps(

@@ -51,7 +51,7 @@ def compile_classifier(model: keras.Model, optimizer="rmsprop", learning_rate: f
     """Compile ``model`` for ten-class classification with integer labels; return it.
 
     ``optimizer`` is a Keras optimizer name or instance; ``learning_rate``, if
-    given, overrides its default.
+    given, overrides its default. Introduced in chapter 04 (``04_mlp``).
     """
     if isinstance(optimizer, str):
         optimizer = keras.optimizers.get({"class_name": optimizer, "config": {}})
@@ -154,6 +154,7 @@ class RandomAffine(layers.Layer):
     blurring. This layer uses ``keras.ops`` only (its gathers are
     ``take_along_axis``), so it runs inside the compiled training step on any
     backend. It is active only when called with ``training=True``.
+    Introduced in chapter 06 (``06_augmentation``).
     """
 
     def __init__(
@@ -253,7 +254,7 @@ def augmentation(
     ``training=True`` (inside ``fit``); at inference it passes images through,
     so validation and test digits are never augmented. The result is a
     ``keras.Sequential`` named ``augmentation`` holding the layer ``affine``.
-    Introduced in chapter 06 (``06_augmentation``).
+    Introduced in chapter 05 (``05_cnn``).
     """
     _check_augmentation(shift, rotation, zoom, shear)
     return keras.Sequential(
@@ -498,7 +499,10 @@ AUGMENTATION = {"shift": 0.1, "rotation": 10.0, "zoom": 0.1, "shear": 0.1}
 
 
 def build(name: str, **config) -> keras.Model:
-    """Build the architecture registered as ``name`` with keyword ``config``."""
+    """Build the architecture registered as ``name`` with keyword ``config``.
+
+    Introduced in chapter 07 (``07_batch_normalization``).
+    """
     try:
         builder = BUILDERS[name]
     except KeyError:
