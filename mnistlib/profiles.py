@@ -246,8 +246,10 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             max_epochs=None,
             max_eval=None,
             batch_size=128,
-            # An et al.'s batch of 120 images.
-            overrides=_frozen({chapters.STATE_OF_THE_ART: {"batch_size": 120}}),
+            # Experiment A's batches of 32 for the ResNet; An et al.'s batch of 120 images.
+            overrides=_frozen(
+                {chapters.RESNET_QMNIST: {"batch_size": 32}, chapters.STATE_OF_THE_ART: {"batch_size": 120}}
+            ),
         ),
     }
 )
