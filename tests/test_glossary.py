@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_layout import _toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 GLOSSARY = ROOT / "book" / "glossary.md"
@@ -170,20 +171,9 @@ def unlinked_first_uses(path: Path) -> list[str]:
 
 def reading_order() -> list[Path]:
     """The book's pages in the order of _toc.yml."""
-
-    def files(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                yield node["file"]
-            for value in node.values():
-                yield from files(value)
-        elif isinstance(node, list):
-            for item in node:
-                yield from files(item)
-
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     pages = []
-    for name in [toc["root"], *files(toc)]:
+    for name in [toc["root"], *_toc_files(toc)]:
         path = next((ROOT / f"{name}{s}" for s in (".md", ".ipynb") if (ROOT / f"{name}{s}").exists()), None)
         if path is not None and path != GLOSSARY:
             pages.append(path)
