@@ -42,6 +42,7 @@ TERMS: dict[str, tuple[str, ...]] = {
     "cross-entropy": (r"cross[- ]entropy",),
     "loss": (r"loss(?:es)?", r"loss functions?"),
     "gradient": (r"gradients?",),
+    "backend": (r"backends?",),
     "backpropagation": (r"back-?propagation", r"backprop"),
     "SGD": (r"SGD", r"stochastic gradient descent"),
     "learning rate": (r"learning[- ]rates?",),
