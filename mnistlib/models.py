@@ -437,6 +437,7 @@ def resnet(
     learning_rate: float = 1e-3,
     bn_momentum: float = KERAS_BN_MOMENTUM,
     augment: dict | None = None,
+    width: float | None = None,
 ) -> keras.Model:
     """The original experiment's bottleneck ResNet for 28x28 digits (8,764,426 parameters), compiled with Nadam.
 
@@ -453,13 +454,21 @@ def resnet(
     ``decay_steps`` is given: then it decays along a cosine over that many
     optimizer steps, a schedule whose position lives in the optimizer's step
     counter, which a weights-only checkpoint loses. ``bn_momentum`` defaults to
-    Keras's 0.99, as in the original. Introduced in chapter 08 (``08_resnet_qmnist``).
+    Keras's 0.99, as in the original. ``width`` scales the filters of every
+    convolution (at least 1 each; ``None``: the original's). Introduced in
+    chapter 08 (``08_resnet_qmnist``).
     """
     if len(blocks) != len(RESNET_STAGES) or min(blocks) < 1:
         raise ValueError(f"resnet: blocks must be {len(RESNET_STAGES)} counts of at least 1, got {blocks!r}")
+    if width is not None and not width > 0:
+        raise ValueError(f"resnet: width must be a positive fraction of the original's filters, got {width!r}")
+
+    def scaled(n: int) -> int:
+        return n if width is None else max(1, round(n * width))
+
     inputs, x = _image_inputs(augment)
     x = layers.ZeroPadding2D(3, name="stem_padding")(x)
-    x = layers.Conv2D(64, 7, strides=2, name="stem")(x)
+    x = layers.Conv2D(scaled(64), 7, strides=2, name="stem")(x)
     x = layers.BatchNormalization(momentum=bn_momentum, name="stem_bn")(x)
     x = layers.PReLU(name="stem_prelu")(x)
     x = layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
@@ -467,7 +476,7 @@ def resnet(
         for block in range(n_blocks):
             x = _bottleneck(
                 x,
-                filters,
+                tuple(scaled(f) for f in filters),
                 f"stage{stage}_block{block + 1}",
                 strides=strides if block == 0 else 1,
                 conv_block=block == 0,

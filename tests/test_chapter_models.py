@@ -35,7 +35,7 @@ CONFIGS: dict[str, list[dict]] = {
     "vgg_like": [{"batch_norm": True}, {"augment": models.AUGMENTATION}],
     "bn_cnn": [{"augment": models.AUGMENTATION}],
     "standard_cnn": [],
-    "resnet": [{"blocks": (1, 1, 1), "bn_momentum": 0.9, "decay_steps": 100}],
+    "resnet": [{"blocks": (1, 1, 1), "bn_momentum": 0.9, "decay_steps": 100}, {"blocks": (1, 1, 1), "width": 0.5}],
 }
 
 

@@ -24,6 +24,7 @@ from mnistlib import models, training
         ("resnet", {}, 8_764_426),  # the original experiment's count
         ("resnet", {"decay_steps": 100}, 8_764_426),  # a schedule adds no parameters
         ("resnet", {"blocks": (1, 1, 1)}, 2_033_418),  # the reduced profiles' depth
+        ("resnet", {"blocks": (1, 1, 1), "width": 0.5}, 527_242),  # and width
     ],
 )
 def test_builders_parameter_counts_and_shapes(name, config, params):
@@ -76,6 +77,16 @@ def test_resnet_schedule_and_depth():
     assert float(model.optimizer.learning_rate) == 0.0 < float(lr)
     with pytest.raises(ValueError, match="resnet: blocks must be 3 counts of at least 1"):
         models.resnet(blocks=(3, 4))
+    narrow = models.resnet(blocks=(1, 1, 1), width=0.5)
+    assert narrow.get_layer("stem").filters == 32
+    assert [tuple(narrow.get_layer(f"stage{s}_block1_out").output.shape[1:]) for s in (1, 2, 3)] == [
+        (6, 6, 128),
+        (3, 3, 256),
+        (2, 2, 512),
+    ]
+    for bad in (0, -0.5):
+        with pytest.raises(ValueError, match="resnet: width must be a positive fraction"):
+            models.resnet(blocks=(1, 1, 1), width=bad)
 
 
 def test_build_errors():
