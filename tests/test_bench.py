@@ -85,3 +85,18 @@ def test_chapter_benchmark_keeps_each_chapters_best_test_accuracy():
     }
     assert rows[chapters.AUGMENTATION] == {"seconds": 2.0}, "a model without a test accuracy is no best model"
     assert rows[chapters.ERROR_ANALYSIS] == {"seconds": 3.0} and "10_results" not in rows
+
+
+def test_readme_quotes_the_last_chapter_benchmark():
+    """The README's "how long" sentence gives the totals of book/chapter_timings.json, in whole minutes."""
+    import json
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    timings = json.loads((root / "book" / "chapter_timings.json").read_text())
+    readme = " ".join((root / "README.md").read_text().split())
+    found = re.search(r"add up to (\d+) minutes in the quick profile and (\d+) in the smoke profile", readme)
+    assert found, "README: the sentence with the quick and smoke totals is gone"
+    quoted = {"quick": int(found[1]), "smoke": int(found[2])}
+    measured = {p: round(timings[p]["total_seconds"] / 60) for p in quoted}
+    assert quoted == measured, f"README quotes {quoted} minutes, book/chapter_timings.json says {measured}"
