@@ -67,7 +67,7 @@ def best_models(ledger, rows: dict) -> None:
 def main(profiles: list[str], only: list[str] | None = None) -> None:
     # Imported here, not at the top: the child that runs one notebook must not load Keras. The kernel it
     # starts is forked from it, and a forked process's peak memory counts the parent's pages it began with.
-    from mnistlib import results, training
+    from mnistlib import bench, results, training
 
     notebooks = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
     if only:
@@ -90,6 +90,7 @@ def main(profiles: list[str], only: list[str] | None = None) -> None:
                 if done.returncode != 0:
                     sys.exit(f"{nb.name} failed in the {profile} profile:\n{done.stderr[-3000:]}")
                 rows[nb.stem] = json.loads(done.stdout.strip().splitlines()[-1])
+                rows[nb.stem]["notebook"] = bench.notebook_fingerprint(nb)  # which version of the chapter was timed
                 print(
                     f"{profile:6s} {nb.stem:28s} {rows[nb.stem]['seconds']:7.1f} s "
                     f"{rows[nb.stem]['peak_memory_mib']:6,} MiB",

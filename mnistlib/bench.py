@@ -27,6 +27,7 @@ __all__ = [
     "augmentation_overhead",
     "training_throughput",
     "scaling",
+    "notebook_fingerprint",
 ]
 
 
@@ -45,6 +46,24 @@ def duration_text(seconds: float) -> str:
         return f"{seconds / 60:.0f} minutes"
     hours = seconds / 3600
     return f"{hours:.1f} hours" if hours < 10 else f"{hours:.0f} hours"
+
+
+def notebook_fingerprint(path) -> str:
+    """A short hash of a notebook's cells (their kinds and sources; not outputs or metadata).
+
+    ``make bench`` stores it beside each chapter's time, and the performance
+    appendix compares it with the notebook as it is now: a chapter that changed
+    since it was timed shows as measured before its last change.
+    """
+    import hashlib
+    import json
+
+    try:
+        cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f"notebook_fingerprint: {path} is not a readable notebook: {err}") from None
+    sources = [(c.get("cell_type"), "".join(c.get("source", ""))) for c in cells]
+    return hashlib.md5(json.dumps(sources).encode()).hexdigest()[:12]
 
 
 def best_time(fn, repeat: int = 5) -> tuple[float, object]:

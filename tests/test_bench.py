@@ -100,3 +100,22 @@ def test_readme_quotes_the_last_chapter_benchmark():
     quoted = {"quick": int(found[1]), "smoke": int(found[2])}
     measured = {p: round(timings[p]["total_seconds"] / 60) for p in quoted}
     assert quoted == measured, f"README quotes {quoted} minutes, book/chapter_timings.json says {measured}"
+
+
+def test_notebook_fingerprint_follows_the_cells_not_the_outputs(tmp_path):
+    import json
+
+    nb = {"cells": [{"cell_type": "code", "source": ["x = 1\n", "x"], "outputs": [], "metadata": {}}], "nbformat": 4}
+    path = tmp_path / "a.ipynb"
+    path.write_text(json.dumps(nb))
+    first = bench.notebook_fingerprint(path)
+    nb["cells"][0]["outputs"] = [{"output_type": "stream", "text": "1"}]
+    nb["cells"][0]["metadata"] = {"tags": ["x"]}
+    path.write_text(json.dumps(nb))
+    assert bench.notebook_fingerprint(path) == first, "outputs and metadata are not the chapter"
+    nb["cells"][0]["source"] = "x = 2\nx"
+    path.write_text(json.dumps(nb))
+    assert bench.notebook_fingerprint(path) != first
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match=r"a.ipynb is not a readable notebook"):
+        bench.notebook_fingerprint(path)
