@@ -137,8 +137,11 @@ def _warm_model(build_fn, x, y, batch_size: int):
     """``build_fn()`` built from seed 0 and trained one untimed epoch on ``x``: its training step is built."""
     import keras
 
+    from .training import build_step_variables
+
     keras.utils.set_random_seed(0)
     model = build_fn()
+    build_step_variables(model, x, y)  # the step is traced once, not twice
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
     return model
 

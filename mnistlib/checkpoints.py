@@ -51,7 +51,7 @@ import numpy as np
 
 from .files import LockHeldError, atomic_write_bytes, exclusive_lock
 from .fingerprints import architecture_fingerprint, data_fingerprint
-from .training import EpochTimer, TrainResult, progress_verbose, run_info, save_model_atomic
+from .training import EpochTimer, TrainResult, build_step_variables, progress_verbose, run_info, save_model_atomic
 
 __all__ = [
     "CheckpointError",
@@ -429,6 +429,8 @@ def resumable_fit(
             atomic_write_bytes(folder / STATE, json.dumps(state, indent=1).encode())
         checkpoint = EpochCheckpoint(folder, state, keep=keep, keep_epochs=keep_epochs)
         verbose = progress_verbose() if verbose is None else verbose
+        if start < end:
+            build_step_variables(model, x, y)
         for epoch in range(start, end):
             order = epoch_order(len(x), seed, epoch)
             reseed(model, seed, epoch)

@@ -247,3 +247,73 @@ def test_fits_in_a_jupyter_kernel_show_progress_unless_building(tiny):
     with_progress, building = "".join(texts).split("@@")
     assert "in a kernel: 1" in with_progress and "2/2" in with_progress, with_progress
     assert building.strip() == "building: 0", building
+
+
+def _augmented_net(seed=0):
+    """A small network with every kind of layer that keeps state or draws random numbers: augmentation,
+    batch normalisation, dropout."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=models.INPUT_SHAPE)
+    x = models.augmentation(**models.AUGMENTATION, seed=seed)(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dropout(0.3)(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_build_step_variables_changes_nothing_trained(tiny):
+    """Building the optimizer's and metrics' variables first gives the same weights, bit for bit, and the same
+    history as letting Keras build them inside the first step."""
+    x, y = tiny
+    runs = []
+    for prebuild in (False, True):
+        model = _augmented_net()
+        if prebuild:
+            training.build_step_variables(model, x, y)
+            assert model.optimizer.built
+        keras.utils.set_random_seed(1)
+        history = model.fit(x, y, validation_data=(x, y), epochs=2, batch_size=50, verbose=0).history
+        runs.append((model.get_weights(), history))
+    (w0, h0), (w1, h1) = runs
+    assert h0 == h1
+    assert len(w0) == len(w1) and all(np.array_equal(a, b) for a, b in zip(w0, w1))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's tracing")
+def test_build_step_variables_traces_the_training_step_once(tiny):
+    x, y = tiny
+    traces = {}
+    for prebuild in (False, True):
+        model = _augmented_net()
+        step, count = model.train_step, []
+
+        def counted(data, step=step, count=count):
+            count.append(1)
+            return step(data)
+
+        model.train_step = counted
+        if prebuild:
+            training.build_step_variables(model, x, y)
+        model.fit(x, y, epochs=2, batch_size=50, verbose=0)
+        traces[prebuild] = len(count)
+    assert traces == {False: 2, True: 1}  # Keras's own first step traces twice; the point of the helper
+
+
+def test_build_step_variables_keeps_a_loaded_optimizer_and_refuses_an_uncompiled_model(tiny, tmp_path):
+    x, y = tiny
+    model = _augmented_net()
+    model.fit(x, y, epochs=1, batch_size=50, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    before = [keras.ops.convert_to_numpy(v) for v in loaded.optimizer.variables]
+    training.build_step_variables(loaded, x, y)
+    after = [keras.ops.convert_to_numpy(v) for v in loaded.optimizer.variables]
+    assert len(before) == len(after) and all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert int(loaded.optimizer.iterations) == 4
+    bare = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)], name="bare")
+    with pytest.raises(ValueError, match="'bare' is not compiled"):
+        training.build_step_variables(bare, x, y)
