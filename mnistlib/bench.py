@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import datasets, idx
+from .training import build_step_variables
 
 __all__ = [
     "duration_text",
@@ -136,8 +137,6 @@ def _slice(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def _warm_model(build_fn, x, y, batch_size: int):
     """``build_fn()`` built from seed 0 and trained one untimed epoch on ``x``: its training step is built."""
     import keras
-
-    from .training import build_step_variables
 
     keras.utils.set_random_seed(0)
     model = build_fn()
