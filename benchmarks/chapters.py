@@ -5,6 +5,11 @@ a fresh artifacts folder per profile so that nothing comes from an earlier run's
 time includes training the models an earlier chapter of the same run did not leave behind. The peak
 memory is the kernel's maximum resident set size. Each chapter's best test accuracy in the run's
 ledger is kept beside its time, so the quick profile's floors are checked against the same run.
+Before the first chapter and after every chapter, one separate process times the reference workload,
+the simple CNN's training epoch on benchmarks/run.py's slice (bench.training_throughput); each row keeps
+the mean of the rates measured before and after it as the host's speed while it ran
+(``host_images_per_second``), so that rows measured on different days can be scaled to one speed
+(bench.at_reference_speed).
 Writes book/chapter_timings.json, which the performance appendix shows.
 
     .venv/bin/python benchmarks/chapters.py [smoke quick] [--only 04_mlp 08_resnet_qmnist]
@@ -25,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "book" / "chapter_timings.json"
+CALIBRATION_DIGITS = 4_096  # benchmarks/run.py's slice for the simple CNN, so the rates compare with its table
 
 
 def run_one(path: str) -> None:
@@ -49,6 +55,42 @@ def run_one(path: str) -> None:
             }
         )
     )
+
+
+def calibrate() -> None:
+    """In a child process: for every line on stdin, the host's speed now (one JSON line on stdout).
+
+    The speed is the simple CNN's training images per second on the slice benchmarks/run.py times it on.
+    One process serves the whole run, so that Keras is imported once.
+    """
+    from mnistlib import bench, models
+
+    for _ in sys.stdin:
+        speed = bench.training_throughput(models.simple_cnn, CALIBRATION_DIGITS, repeat=3)
+        print(json.dumps({"images_per_second": round(speed["train_images_per_second"], 1)}), flush=True)
+
+
+class HostSpeed:
+    """The :func:`calibrate` process (Keras stays out of this one); ``measure()`` returns the speed now."""
+
+    def __init__(self, env: dict):
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--calibrate"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def measure(self) -> float:
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            sys.exit(
+                f"the host-speed measurement (benchmarks/chapters.py --calibrate) exited with {self.process.wait()}"
+            )
+        return json.loads(line)["images_per_second"]
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def best_models(ledger, rows: dict) -> None:
@@ -83,6 +125,8 @@ def main(profiles: list[str], only: list[str] | None = None) -> None:
         rows = dict(out.get(profile, {}).get("chapters", {})) if only else {}
         with tempfile.TemporaryDirectory(prefix=f"bench-{profile}-") as artifacts:
             env = {**os.environ, "MNISTBOOK_PROFILE": profile, "MNISTBOOK_ARTIFACTS": artifacts}
+            speed = HostSpeed(env)
+            before = speed.measure()
             for nb in notebooks:
                 done = subprocess.run(
                     [sys.executable, __file__, "--one", str(nb)], env=env, capture_output=True, text=True
@@ -91,11 +135,16 @@ def main(profiles: list[str], only: list[str] | None = None) -> None:
                     sys.exit(f"{nb.name} failed in the {profile} profile:\n{done.stderr[-3000:]}")
                 rows[nb.stem] = json.loads(done.stdout.strip().splitlines()[-1])
                 rows[nb.stem]["notebook"] = bench.notebook_fingerprint(nb)  # which version of the chapter was timed
+                after = speed.measure()
+                rows[nb.stem]["host_images_per_second"] = round((before + after) / 2, 1)
+                before = after
                 print(
                     f"{profile:6s} {nb.stem:28s} {rows[nb.stem]['seconds']:7.1f} s "
-                    f"{rows[nb.stem]['peak_memory_mib']:6,} MiB",
+                    f"{rows[nb.stem]['peak_memory_mib']:6,} MiB; host {rows[nb.stem]['host_images_per_second']:,.0f} "
+                    "simple-CNN images/s",
                     flush=True,
                 )
+            speed.close()
             os.environ[training.ARTIFACTS_ENV] = artifacts  # the ledger of this run, read as the book reads it
             best_models(results.load_ledger(profile), rows)
         out[profile] = {
@@ -110,6 +159,8 @@ def main(profiles: list[str], only: list[str] | None = None) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
         run_one(sys.argv[2])
+    elif sys.argv[1:2] == ["--calibrate"]:
+        calibrate()
     else:
         args = sys.argv[1:]
         only = args[args.index("--only") + 1 :] if "--only" in args else None

@@ -29,6 +29,9 @@ __all__ = [
     "training_throughput",
     "scaling",
     "notebook_fingerprint",
+    "at_reference_speed",
+    "reference_rate",
+    "timings_at_reference_speed",
 ]
 
 
@@ -65,6 +68,52 @@ def notebook_fingerprint(path) -> str:
         raise ValueError(f"notebook_fingerprint: {path} is not a readable notebook: {err}") from None
     sources = [(c.get("cell_type"), "".join(c.get("source", ""))) for c in cells]
     return hashlib.md5(json.dumps(sources).encode()).hexdigest()[:12]
+
+
+def at_reference_speed(seconds: float, host_rate: float | None, reference_rate: float) -> float | None:
+    """``seconds`` measured while the host trained the reference workload at ``host_rate`` images per second,
+    scaled to a host that trains it at ``reference_rate``: ``seconds * host_rate / reference_rate``.
+
+    The reference workload is the simple CNN's training epoch on ``benchmarks/run.py``'s slice of 4,096
+    digits; ``make bench`` times it next to every chapter it times, so that rows measured on different
+    days, on a shared machine whose speed changes from day to day, can be compared. An approximation: a
+    chapter that spends its time tracing (one core) scales less than one that trains convolutions (all
+    cores). ``None`` where a row has no host speed (it was measured before ``make bench`` recorded one).
+    """
+    if host_rate is None or (isinstance(host_rate, float) and np.isnan(host_rate)):
+        return None
+    if not (
+        np.isfinite(seconds)
+        and seconds >= 0
+        and np.isfinite(host_rate)
+        and host_rate > 0
+        and np.isfinite(reference_rate)
+        and reference_rate > 0
+    ):
+        raise ValueError(
+            f"at_reference_speed: needs seconds >= 0 and positive rates; got seconds={seconds!r}, "
+            f"host_rate={host_rate!r}, reference_rate={reference_rate!r}"
+        )
+    return seconds * host_rate / reference_rate
+
+
+def reference_rate(benchmark_results: dict) -> float:
+    """The reference speed: the simple CNN's training images per second in ``book/benchmark_results.json``."""
+    return benchmark_results["models"]["simple_cnn"]["train_images_per_second"]
+
+
+def timings_at_reference_speed(timings: dict, rate: float) -> dict:
+    """Every row of ``book/chapter_timings.json`` (``timings``) at the reference speed ``rate``.
+
+    Returns ``{profile: {chapter: seconds or None}}`` (:func:`at_reference_speed` of each row).
+    """
+    return {
+        profile: {
+            name: at_reference_speed(row["seconds"], row.get("host_images_per_second"), rate)
+            for name, row in timings[profile]["chapters"].items()
+        }
+        for profile in ("smoke", "quick")
+    }
 
 
 def best_time(fn, repeat: int = 5) -> tuple[float, object]:

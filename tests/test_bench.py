@@ -100,6 +100,12 @@ def test_readme_quotes_the_last_chapter_benchmark():
     quoted = {"quick": int(found[1]), "smoke": int(found[2])}
     measured = {p: round(timings[p]["total_seconds"] / 60) for p in quoted}
     assert quoted == measured, f"README quotes {quoted} minutes, book/chapter_timings.json says {measured}"
+    scaled = re.search(r"scaled to the speed of the model table's host .*?, (\d+) and (\d+) minutes", readme)
+    assert scaled, "README: the totals at the reference speed are gone"
+    recorded = json.loads((root / "book" / "benchmark_results.json").read_text())
+    reference = bench.timings_at_reference_speed(timings, bench.reference_rate(recorded))
+    at_reference = {p: round(sum(reference[p].values()) / 60) for p in quoted}
+    assert {"quick": int(scaled[1]), "smoke": int(scaled[2])} == at_reference, f"at the reference speed: {at_reference}"
 
 
 def test_notebook_fingerprint_follows_the_cells_not_the_outputs(tmp_path):
@@ -119,3 +125,23 @@ def test_notebook_fingerprint_follows_the_cells_not_the_outputs(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ValueError, match=r"a.ipynb is not a readable notebook"):
         bench.notebook_fingerprint(path)
+
+
+def test_at_reference_speed_scales_a_row_by_its_hosts_speed():
+    """A row measured while the host ran the reference workload 4x slower shrinks 4x; a faster host stretches it."""
+    assert bench.at_reference_speed(100.0, 2_000.0, 8_000.0) == 25.0
+    assert bench.at_reference_speed(10.0, 16_000.0, 8_000.0) == 20.0
+    assert bench.at_reference_speed(0.0, 1.0, 1.0) == 0.0
+    assert bench.at_reference_speed(10.0, None, 8_000.0) is None, "a row measured without a host speed"
+    assert bench.at_reference_speed(10.0, float("nan"), 8_000.0) is None
+    for bad in [(-1.0, 1.0, 1.0), (float("inf"), 1.0, 1.0), (1.0, 0.0, 1.0), (1.0, -5.0, 1.0), (1.0, 1.0, 0.0)]:
+        with pytest.raises(ValueError, match="at_reference_speed"):
+            bench.at_reference_speed(*bad)
+    timings = {
+        p: {"chapters": {"01": {"seconds": 40.0, "host_images_per_second": 1_000.0}, "02": {"seconds": 9.0}}}
+        for p in ("smoke", "quick")
+    }
+    assert bench.timings_at_reference_speed(timings, 4_000.0) == {
+        p: {"01": 10.0, "02": None} for p in ("smoke", "quick")
+    }
+    assert bench.reference_rate({"models": {"simple_cnn": {"train_images_per_second": 8_637.0}}}) == 8_637.0
