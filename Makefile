@@ -43,6 +43,9 @@ BOOK_OUT ?= .
 # and a strict build rejects. Level 3 keeps INFO, WARNING and ERROR lines of its C++ log out of every
 # process make starts, kernels included; Python exceptions are unaffected. mnistlib sets the same default.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
+# TensorFlow's oneDNN kernels, on by default on processors with AVX-512 VNNI or BF16, announce themselves on
+# stderr whatever the log level, and change results from one processor to the next: off, as mnistlib sets it.
+export TF_ENABLE_ONEDNN_OPTS ?= 0
 # Builds, tests and benchmarks train without Keras's progress bars, which a page or a log would show
 # (mnistlib.training.progress_verbose); `make lab` unsets it, so a reader sees training progress.
 export MNISTBOOK_BUILD ?= 1
@@ -51,7 +54,8 @@ STAMP   := $(VENV)/.installed
 LIB_HASH = $(shell cat pyproject.toml mnistlib/*.py | md5sum | cut -c1-16)
 
 # The kernel every notebook names ("python3", in their metadata) is, in .venv, the project's: this Python, with
-# TensorFlow's C++ log silenced, displayed as KERNEL_NAME. JupyterLab, nbval and jupyter-book all start it.
+# TensorFlow's C++ log silenced and its oneDNN kernels off, displayed as KERNEL_NAME. JupyterLab, nbval and
+# jupyter-book all start it.
 KERNEL_NAME := MNIST book (.venv)
 # Git strips outputs, execution counts and what JupyterLab adds to the metadata from notebooks as they are
 # committed: nbstripout is the filter .gitattributes names, installed with .venv. Besides nbstripout's defaults
@@ -79,7 +83,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip && \
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]" && \
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "$(KERNEL_NAME)" \
-	  --env TF_CPP_MIN_LOG_LEVEL 3 >/dev/null && \
+	  --env TF_CPP_MIN_LOG_LEVEL 3 --env TF_ENABLE_ONEDNN_OPTS 0 >/dev/null && \
 	if [ -e .git ]; then \
 	  git config filter.nbstripout.clean '"$(abspath $(PY))" -m nbstripout --keep-id' && \
 	  git config filter.nbstripout.smudge cat && \

@@ -25,6 +25,11 @@ import os
 # red and a strict book build fails on it. The level must be set before TensorFlow is imported: the Makefile
 # exports it for every process it starts; this default covers scripts and kernels that import mnistlib first.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# On a processor with AVX-512 VNNI or BF16 instructions TensorFlow 2.21 turns its oneDNN kernels on and says so on
+# stderr at import ("oneDNN custom operations are on"), a line that TF_CPP_MIN_LOG_LEVEL does not silence. They
+# also change the results' last digits and differ from one processor to the next: off by default, every host
+# computes as the book's reference runs did. TF_ENABLE_ONEDNN_OPTS=1 turns them on (faster there, and that line).
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from . import datasets, idx, profiles  # noqa: E402
 from .notebook import Prose, setup  # noqa: E402

@@ -13,6 +13,7 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # as mnistlib sets it
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

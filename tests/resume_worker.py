@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as mnistlib sets it, before Keras imports TensorFlow
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # as mnistlib sets it
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

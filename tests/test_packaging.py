@@ -43,7 +43,9 @@ def test_importing_mnistlib_first_keeps_tensorflows_start_up_log_off_stderr():
         "m.compile('adam', 'mse'); m.fit(np.ones((8, 4)), np.ones((8, 2)), verbose=0)\n"
         "print(keras.backend.backend())"
     )
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    # mnistlib's defaults, not make's exports: a kernel or script started outside make (oneDNN's line, which no log
+    # level silences, is printed only on processors with AVX-512 VNNI or BF16, where TensorFlow turns oneDNN on)
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stderr == "", f"stderr of a fresh process: {done.stderr[:1000]!r}"
@@ -54,6 +56,24 @@ def test_the_makefile_silences_tensorflow_for_every_process_it_starts():
 
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^export TF_CPP_MIN_LOG_LEVEL \?= 3$", makefile, re.M), "make must export the log level"
+    assert re.search(r"^export TF_ENABLE_ONEDNN_OPTS \?= 0$", makefile, re.M), "make must turn oneDNN off"
+    assert "--env TF_CPP_MIN_LOG_LEVEL 3 --env TF_ENABLE_ONEDNN_OPTS 0" in makefile, "the kernel's environment"
+
+
+def test_tensorflows_onednn_kernels_are_off_by_default_and_a_readers_choice_is_kept():
+    """mnistlib turns oneDNN off unless the environment says otherwise (TensorFlow reads it when first imported)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, mnistlib; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
+    for given, expected in ((None, "0"), ("1", "1"), ("0", "0")):
+        env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+        if given is not None:
+            env["TF_ENABLE_ONEDNN_OPTS"] = given
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == expected, f"TF_ENABLE_ONEDNN_OPTS={given!r} in the environment"
 
 
 def test_the_library_version_is_the_packages():
