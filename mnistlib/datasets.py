@@ -453,7 +453,8 @@ def _payload_limit(entry: DataFile, raw: bytes) -> int:
     """The most bytes verifying ``raw`` may decompress: what the registry and the IDX header say the payload is.
 
     The published payload has ``entry.payload_size`` bytes, and the stand-ins are parts of it, so a longer
-    stream cannot match either; an IDX header bounds its own payload too. Only the header is decompressed here.
+    stream cannot match either; an IDX header bounds its own payload too, and a header that declares more than
+    the registered size means 0: nothing is worth decompressing. Only the header is decompressed here.
     """
     limits = [] if entry.payload_size is None else [entry.payload_size]
     try:
@@ -461,7 +462,10 @@ def _payload_limit(entry: DataFile, raw: bytes) -> int:
     except IdxFormatError:
         pass  # not IDX (the TSV tables), or not a header at all: the registry's size, if any, decides
     else:
-        limits.append(4 + 4 * len(shape) + math.prod(shape) * dtype.itemsize)
+        declared = 4 + 4 * len(shape) + math.prod(shape) * dtype.itemsize
+        if entry.payload_size is not None and declared > entry.payload_size:
+            return 0  # more than the published file holds: it matches nothing, and nothing is decompressed
+        limits.append(declared)
     return min(limits) if limits else max(1 << 20, _FALLBACK_RATIO * len(raw))
 
 
@@ -484,8 +488,11 @@ def _classify(entry: DataFile, raw: bytes, path: Path) -> tuple[FileCheck, bytes
     if kind is None:
         payload, pmd5 = raw, md5
     else:
+        limit = _payload_limit(entry, raw)
         try:
-            payload = decompress(raw, kind, str(path), limit=_payload_limit(entry, raw))
+            if not limit:
+                raise IdxFormatError(f"{path}: its IDX header declares more than the published file holds")
+            payload = decompress(raw, kind, str(path), limit=limit)
         except IdxFormatError:
             pmd5 = None
         else:
@@ -774,17 +781,35 @@ def _load_files(names: Sequence[str], root, download: bool, stacklevel: int = 4)
                 UnverifiedDataWarning,
                 stacklevel=stacklevel,
             )
-        out.append((_parse(data, path), check))
+        out.append((_parse(data, path, _entry(name)), check))
     return out
 
 
-def _parse(data: bytes, path: Path) -> np.ndarray:
+def _parse(data: bytes, path: Path, entry: DataFile | None = None) -> np.ndarray:
+    """Parse a data file's bytes; with ``entry``, never past its registered payload size (its header included).
+
+    A file whose header or stream claims more than the published file holds is refused before it is
+    decompressed past that size, with what to do about it.
+    """
+    limit = None if entry is None else entry.payload_size
     try:
-        arr = read_idx(data)
+        arr = read_idx(data, limit=limit)
         # The loader owns these bytes: give the reader an array it may modify.
         return arr if arr.flags.writeable else arr.copy()
     except IdxFormatError as exc:
-        raise IdxFormatError(f"{path}: {exc}") from exc
+        fix = _replace_hint(entry) if entry is not None else ""
+        raise IdxFormatError(f"{path}: {exc}{fix}") from exc
+
+
+def _replace_hint(entry: DataFile) -> str:
+    """What to do with a damaged copy of ``entry``, as a sentence to append: the data command for its datasets."""
+    sets = " ".join(ds.name for ds in DATASETS.values() if any(f.name == entry.name for f in ds.files))
+    if not sets:
+        return ""
+    return (
+        f" Replace it: run `python -m mnistlib fetch {sets}` where there is internet (it keeps this file as "
+        "<name>.corrupt), or put the published file in its place."
+    )
 
 
 def _check_labels(labels: np.ndarray, check: FileCheck, columns: int | None = None) -> None:

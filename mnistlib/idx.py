@@ -193,7 +193,7 @@ def _header_from_fh(fh, name: str) -> tuple[np.dtype, tuple[int, ...]]:
     return dtype.newbyteorder("="), shape
 
 
-def read_idx(source: Source) -> np.ndarray:
+def read_idx(source: Source, *, limit: int | None = None) -> np.ndarray:
     """Read an IDX file into a native-endian numpy array of the header's shape.
 
     ``source`` is a path, a bytes-like object or a binary file object. gzip, xz
@@ -205,29 +205,34 @@ def read_idx(source: Source) -> np.ndarray:
     writable view. Files are read once into an exactly sized buffer. Multi-byte
     types are byte-swapped from big-endian to the machine's order.
 
+    ``limit``: the most bytes the file may hold, header included, once
+    decompressed (say, the size registered for a published file). A header
+    that declares more is refused as soon as it is read, before anything past
+    it is decompressed; without ``limit`` the header alone bounds the stream.
+
     Raises :class:`IdxFormatError` naming the source and what is wrong, also
     when numpy cannot hold or allocate the array the header declares.
     Introduced in chapter 01 (``01_idx_format``).
     """
     name = _source_name(source)
     try:
-        return _read_source(source, name)
+        return _read_source(source, name, limit)
     except IdxFormatError:
         raise
     except (ValueError, OverflowError, MemoryError) as exc:
         raise IdxFormatError(f"{name}: cannot read it as an IDX array ({type(exc).__name__}: {exc})") from exc
 
 
-def _read_source(source: Source, name: str) -> np.ndarray:
+def _read_source(source: Source, name: str, limit: int | None = None) -> np.ndarray:
     if isinstance(source, (str, os.PathLike)):
         try:
             fh = open(source, "rb")
         except IsADirectoryError as exc:
             raise IdxFormatError(f"{name}: is a directory, not an IDX file") from exc
         with fh:
-            return _read_file(fh, name)
+            return _read_file(fh, name, limit)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _read_buffer(source, name)
+        return _read_buffer(source, name, limit)
     if hasattr(source, "read"):
         try:
             source.fileno()
@@ -235,16 +240,25 @@ def _read_source(source: Source, name: str) -> np.ndarray:
         except (OSError, AttributeError, io.UnsupportedOperation):
             seekable = False
         if seekable:
-            return _read_file(source, name)
-        return _read_buffer(source.read(), name)
+            return _read_file(source, name, limit)
+        return _read_buffer(source.read(), name, limit)
     raise TypeError(f"read_idx: source must be a path, bytes-like or binary file object, not {type(source).__name__}")
 
 
-def _read_buffer(data: bytes | bytearray | memoryview, name: str) -> np.ndarray:
+def _read_buffer(data: bytes | bytearray | memoryview, name: str, limit: int | None = None) -> np.ndarray:
     kind = sniff_compression(bytes(memoryview(data)[:6]))
     if kind is not None:
-        return _read_compressed(data, kind, name)
-    return _array_from_buffer(data, name)
+        return _read_compressed(data, kind, name, limit)
+    return _array_from_buffer(data, name, limit)
+
+
+def _check_limit(name: str, header_len: int, expected: int, shape, dtype: np.dtype, limit: int | None) -> None:
+    """Refuse a header that declares more bytes than the file may hold, before its payload is read."""
+    if limit is not None and header_len + expected > limit:
+        raise IdxFormatError(
+            f"{name}: the header declares {shape} of {dtype.name}, {header_len + expected:,} bytes, more than the "
+            f"{limit:,} bytes this file may hold; nothing past the header was read (a damaged or wrong file)"
+        )
 
 
 _CHUNK = 1 << 20  # compressed bytes fed to the decompressor at a time, and the most it gives back at once
@@ -287,7 +301,7 @@ def _decompressed_chunks(data, kind: str, name: str):
         raise IdxFormatError(f"{name}: corrupt {kind} stream ({exc})") from exc
 
 
-def _read_compressed(data, kind: str, name: str) -> np.ndarray:
+def _read_compressed(data, kind: str, name: str, limit: int | None = None) -> np.ndarray:
     """Decompress straight into the output array: no second copy, and a writable result."""
     chunks = _decompressed_chunks(data, kind, name)
     head = b""
@@ -297,6 +311,7 @@ def _read_compressed(data, kind: str, name: str) -> np.ndarray:
             break
     dtype, shape, header_len = _parse_header(head, name)
     expected = _expected_payload(dtype, shape)
+    _check_limit(name, header_len, expected, shape, dtype, limit)
     first = memoryview(head)[header_len:]
     if expected > _MAX_PREALLOC_RATIO * len(data) + (1 << 16):
         # An unusually large claim: size the output by the data actually present.
@@ -337,25 +352,27 @@ def _chain(first, rest):
     yield from rest
 
 
-def _array_from_buffer(data, name: str) -> np.ndarray:
+def _array_from_buffer(data, name: str, limit: int | None = None) -> np.ndarray:
     view = memoryview(data).cast("B")
     dtype, shape, header_len = _parse_header(view[: 4 + 4 * 255], name)
     expected = _expected_payload(dtype, shape)
+    _check_limit(name, header_len, expected, shape, dtype, limit)
     _check_payload(name, expected, len(view) - header_len, shape, dtype)
     _check_shape(name, dtype, shape)
     arr = np.frombuffer(view, dtype=dtype, offset=header_len).reshape(shape)
     return _to_native(arr)
 
 
-def _read_file(fh, name: str) -> np.ndarray:
+def _read_file(fh, name: str, limit: int | None = None) -> np.ndarray:
     start = fh.tell()
     head = fh.read(4 + 4 * 255)
     kind = sniff_compression(head)
     if kind is not None:
         fh.seek(start)
-        return _read_buffer(fh.read(), name)
+        return _read_buffer(fh.read(), name, limit)
     dtype, shape, header_len = _parse_header(head, name)
     expected = _expected_payload(dtype, shape)
+    _check_limit(name, header_len, expected, shape, dtype, limit)
     size = os.fstat(fh.fileno()).st_size - start
     # Compare with the file's size before allocating anything the header claims.
     _check_payload(name, expected, size - header_len, shape, dtype)

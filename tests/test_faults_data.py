@@ -1,7 +1,8 @@
 """Faults of the data layer ("Nothing lost, nothing silent"), each reproduced, each fixed.
 
 4   a decompression bomb under a published name: verification and downloads decompress no more than the registry
-    and the IDX header allow, and stop at once past it;
+    and the IDX header allow, and stop at once past it; the loaders parse no more than the registry allows either
+    (issue 33, 2: a header claiming a million images was trusted once verification had given up);
 5   the Makefile passed the profile to a shell before anything validated it;
 6   a relative ``MNISTLIB_DATA`` named another folder for the notebooks, run from ``chapters/``;
 9   verification was cached by path, size and mtime: a file rewritten in place was still "verified";
@@ -211,6 +212,52 @@ def test_a_bomb_served_by_a_mirror_is_discarded_within_its_bound(tiny, published
     assert "md5" in str(err) and LABELS in str(err)
     assert peak < 8 << 20, f"{peak:,} bytes allocated to refuse a {(published / LABELS).stat().st_size:,}-byte download"
     assert [p.name for p in (tmp_path / "data" / FOLDER).iterdir()] == [IMAGES]
+
+
+def header_claims_a_million_images_xz() -> bytes:
+    """The issue's bomb: an images file whose header claims 1,000,000 digits, then BOMB zero bytes of them."""
+    return lzma.compress(struct.pack(">HBBIII", 0, 0x08, 3, 1_000_000, 28, 28) + bytes(BOMB), preset=0)
+
+
+def test_a_loader_refuses_a_file_whose_header_claims_more_than_the_registered_size(tmp_path):
+    """Issue 33, 2: verified within the registered size, then parsed trusting its own header (all of BOMB and more).
+
+    Refused after the header, naming the file and what to do, having decompressed no more than the registered size.
+    """
+    folder = tmp_path / "MNIST"
+    folder.mkdir()
+    bomb = folder / "t10k-images-idx3-ubyte.gz"
+    bomb.write_bytes(header_claims_a_million_images_xz())
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels_of(0)), mtime=0))
+    registered = datasets.REGISTRY[bomb.name].payload_size
+    for attempt in ("first", "verdict cached"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnverifiedDataWarning)
+            err, peak = peak_of(lambda: datasets.load_mnist("test", tmp_path, download=False))
+        assert isinstance(err, IdxFormatError), (attempt, err)
+        assert peak < registered + (4 << 20), f"{attempt}: {peak:,} bytes allocated to refuse {bomb.name}"
+        message = str(err)
+        assert str(bomb) in message and "1000000" in message and f"{registered:,} bytes" in message, message
+        assert "python -m mnistlib fetch mnist" in message, message
+
+
+def test_read_idx_refuses_a_header_past_its_limit_before_reading_the_payload(tmp_path):
+    raw = header_claims_a_million_images_xz()
+    path = tmp_path / "claims.idx.xz"
+    path.write_bytes(raw)
+    for source in (raw, path, io.BytesIO(raw)):
+        err, peak = peak_of(functools.partial(read_idx, source, limit=7_840_016))
+        assert isinstance(err, IdxFormatError) and "more than the 7,840,016 bytes" in str(err), err
+        assert peak < 4 << 20, f"{peak:,} bytes allocated to refuse a header"  # the header's piece, a copy or two
+    plain = idx_bytes(labels_of(2))
+    for source in (plain, gzip.compress(plain)):
+        assert np.array_equal(read_idx(source, limit=len(plain)), labels_of(2))  # exactly fits
+        with pytest.raises(IdxFormatError, match=f"{len(plain):,} bytes, more than the {len(plain) - 1:,}"):
+            read_idx(source, limit=len(plain) - 1)
+    uncompressed = tmp_path / "plain.idx"
+    uncompressed.write_bytes(plain)
+    with pytest.raises(IdxFormatError, match=str(uncompressed)):
+        read_idx(uncompressed, limit=8)
 
 
 def test_registered_payload_sizes_are_the_real_payloads():
