@@ -292,6 +292,24 @@ def _folder_lock(folder: Path):
         yield
 
 
+def _load_run_checkpoint(path: Path, architecture: str) -> keras.Model:
+    """:func:`load_checkpoint`, refusing a model whose architecture is not the run's (``architecture``)."""
+    model = load_checkpoint(path)
+    found = architecture_fingerprint(model)
+    if found != architecture:
+        raise _OtherArchitectureError(
+            f"checkpoint {path} holds another network than its run (architecture {found}, model {model.name!r}; "
+            f"the run's, in {path.parent / STATE} and built by build_fn, is {architecture}): it was replaced or "
+            f"copied from another run. Put the run's own checkpoint back, or delete {path.parent} to start that "
+            "run over"
+        )
+    return model
+
+
+class _OtherArchitectureError(CheckpointError):
+    """A complete checkpoint of another network: never a damaged file to fall back from silently."""
+
+
 def _load_latest(folder: Path, state: dict[str, Any]) -> tuple[keras.Model, list[str]]:
     """The model of the latest complete checkpoint, and the names of the damaged ones skipped on the way.
 
@@ -299,10 +317,15 @@ def _load_latest(folder: Path, state: dict[str, Any]) -> tuple[keras.Model, list
     are tried, newest first; ``state`` is cut back to the first that loads
     (epoch, checkpoint, history), so that training from it is still the planned
     run, and a warning names both files. No complete one: :class:`CheckpointError`.
+    A checkpoint that loads but holds another architecture than the run's is a
+    :class:`CheckpointError` naming it, whichever one it is.
     """
+    architecture = state["meta"]["architecture"]
     latest = folder / state["checkpoint"]
     try:
-        return load_checkpoint(latest), []
+        return _load_run_checkpoint(latest, architecture), []
+    except _OtherArchitectureError:
+        raise
     except CheckpointError as err:
         damage = err
     damaged, epochs = [latest.name], state["history"]["epoch"]
@@ -311,7 +334,9 @@ def _load_latest(folder: Path, state: dict[str, Any]) -> tuple[keras.Model, list
         if not path.is_file():
             continue
         try:
-            model = load_checkpoint(path)
+            model = _load_run_checkpoint(path, architecture)
+        except _OtherArchitectureError:
+            raise
         except CheckpointError:
             damaged.append(path.name)
             continue
@@ -355,7 +380,8 @@ def resumable_fit(
     model). An existing run (``state.json`` in ``folder``) is continued from
     its last completed epoch: the model and optimizer come from its checkpoint,
     after checking that it was started with the same data, seed, batch size
-    and architecture; anything else raises :class:`CheckpointError`, never a
+    and architecture, and that the checkpoint holds that architecture;
+    anything else raises :class:`CheckpointError` naming the file, never a
     silent fresh start. If that checkpoint is damaged, the previous complete
     one on disk is used, with a warning (:func:`read_state` says what else is
     refused). The folder is locked for the whole call: another call on it

@@ -1,10 +1,11 @@
 """Checkpoint folders that two runs share, lose their state or hold a damaged checkpoint; Ctrl-C in a kernel.
 
-The faults 7, 8 and 11 of "Nothing lost, nothing silent", on a tiny network trained in this process (a second
-process where the test needs one): a second run on a folder in use is refused with a clear error and the first
-goes on; checkpoints without a consistent ``state.json`` are an error, never a fresh start; a damaged latest
-checkpoint falls back to the previous complete one, and the resumed run is still exact; a ``KeyboardInterrupt``
-at any point leaves nothing a later run trusts, and releases the folder.
+The faults 7, 8 and 11 of "Nothing lost, nothing silent", and issue 33's 3, on a tiny network trained in this
+process (a second process where the test needs one): a second run on a folder in use is refused with a clear
+error and the first goes on; checkpoints without a consistent ``state.json`` are an error, never a fresh start;
+a damaged latest checkpoint falls back to the previous complete one, and the resumed run is still exact; a
+checkpoint of another network is refused, naming it; a ``KeyboardInterrupt`` at any point leaves nothing a later
+run trusts, and releases the folder.
 """
 
 import json
@@ -209,6 +210,33 @@ def test_a_damaged_latest_checkpoint_without_a_previous_one_is_still_an_error(tm
     with pytest.raises(checkpoints.CheckpointError, match=r"epoch-002\.keras is not a complete .*no earlier"):
         fit(folder)
     assert checkpoints.read_state(folder)["epoch"] == 2
+
+
+def build_other() -> keras.Model:
+    """Another network for the same data: what a checkpoint copied from another run holds."""
+    inputs = keras.Input((8, 8))
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    outputs = keras.layers.Dense(10, activation="softmax", name="softmax")(x)
+    model = keras.Model(inputs, outputs, name="other")
+    model.compile(keras.optimizers.Nadam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("which", ["latest", "fallen-back-to"])
+def test_a_checkpoint_of_another_architecture_is_refused_naming_the_file(stopped, which):
+    """Issue 33, 3: state.json was compared with build_fn, never with the model loaded; the other network resumed."""
+    latest, previous = stopped / "epoch-002.keras", stopped / "epoch-001.keras"
+    swapped = latest if which == "latest" else previous
+    if which == "fallen-back-to":
+        latest.write_bytes(latest.read_bytes()[:1000])  # damaged: the run falls back to epoch 1
+    build_other().save(swapped)
+    before = {p.name: p.read_bytes() for p in stopped.iterdir()}
+    with pytest.raises(checkpoints.CheckpointError) as caught:
+        fit(stopped)  # before the fix: "resumed", trained and returned the other network
+    message = str(caught.value)
+    assert f"checkpoint {swapped} holds another network" in message and "'other'" in message, message
+    assert f"delete {stopped}" in message
+    assert {p.name: p.read_bytes() for p in stopped.iterdir()} == before, "nothing is written"
 
 
 # --- Fault 11: KeyboardInterrupt (Ctrl-C in JupyterLab) --------------------------------------------------------------
