@@ -30,11 +30,13 @@ print it, so results are never shown without saying what they were computed on.
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import hashlib
 import itertools
 import math
 import os
+import stat
 import sys
 import time
 import warnings
@@ -44,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import disk_full
 from .idx import IdxFormatError, decompress, read_idx, read_idx_header, sniff_compression
 
 __all__ = [
@@ -53,6 +56,7 @@ __all__ = [
     "FileCheck",
     "DigitSet",
     "DataUnavailableError",
+    "NotADataFileError",
     "DataVerificationError",
     "UnverifiedDataWarning",
     "REGISTRY",
@@ -360,6 +364,16 @@ class DataUnavailableError(FileNotFoundError):
         self.missing = tuple(missing)
 
 
+class NotADataFileError(DataUnavailableError):
+    """Something other than a regular file (a folder, a named pipe, a broken or looping link) is where a data
+    file belongs; ``path`` is where, ``missing`` names the file. Never reported as merely missing, and never
+    downloaded over."""
+
+    def __init__(self, message: str, name: str, path: Path, what: str):
+        super().__init__(message, (name,))
+        self.path, self.what = path, what
+
+
 class DataVerificationError(ValueError):
     """A downloaded file failed its checksum; nothing was kept."""
 
@@ -395,16 +409,46 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
     """The data folder, absolute: ``path``, else ``$MNISTLIB_DATA``, else pooch's cache for mnistlib.
 
     A relative path is resolved against the current folder once, here, so that
-    code that changes folder afterwards still finds the same data.
+    code that changes folder afterwards still finds the same data. An empty
+    ``path`` is a ``ValueError`` (it would silently mean the current folder;
+    leave it out, ``None``, for the default), and a path that is, or lies
+    under, something other than a folder a ``NotADirectoryError`` naming it and
+    the setting it came from. The folder need not exist yet.
     """
     if path is not None:
-        return Path(path).expanduser().resolve()
+        if not os.fspath(path).strip():
+            raise ValueError(
+                f"data folder {os.fspath(path)!r} is empty: name a folder, or give none to use ${ENV_VAR} "
+                "or pooch's cache"
+            )
+        return _a_folder(Path(path).expanduser().resolve(), "the data folder given")
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
-        return Path(env).expanduser().resolve()
+        return _a_folder(Path(env).expanduser().resolve(), f"${ENV_VAR}")
     import pooch
 
     return Path(pooch.os_cache("mnistlib")).resolve()
+
+
+def _a_folder(folder: Path, setting: str) -> Path:
+    """``folder``, unless it or the nearest of its parents that exists is not a folder: then a NotADirectoryError."""
+    for there in (folder, *folder.parents):
+        try:
+            mode = there.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # absent, or under a file: the file is what is in the way
+        except OSError as exc:  # a looping link, a file where a parent folder should be, no permission
+            mode, why = None, f"cannot be opened as a folder ({exc.strerror})"
+        else:
+            why = "is a file, not a folder" if stat.S_ISREG(mode) else "is not a folder"
+        if mode is not None and stat.S_ISDIR(mode):
+            return folder
+        where = "" if there == folder else f", in the way of {folder}"
+        raise NotADirectoryError(
+            f"{setting} names {there}, which {why}{where}: the data folder must be a folder; "
+            "point it at the folder that holds (or will hold) the data files"
+        )
+    return folder
 
 
 def shown_path(path: str | os.PathLike) -> str:
@@ -412,8 +456,14 @@ def shown_path(path: str | os.PathLike) -> str:
 
     A path outside the data folder is shown by its name alone.
     """
-    path = Path(path).resolve()
-    root = data_dir()
+    try:
+        path = Path(path).resolve()
+    except (RuntimeError, OSError):  # a link that loops: where it is, not where it leads
+        path = Path(path).parent.resolve() / Path(path).name
+    try:
+        root = data_dir()
+    except (OSError, ValueError):
+        return path.name
     folder = f"${ENV_VAR}" if os.environ.get(ENV_VAR, "").strip() else "<mnistlib cache>"
     try:
         return f"{folder}/{path.relative_to(root).as_posix()}"
@@ -433,11 +483,62 @@ def _entry(name: str) -> DataFile:
 
 
 def locate(name: str, root: str | os.PathLike | None = None) -> Path | None:
-    """Path of registered file ``name`` under the data folder, or None if absent."""
-    for p in _candidates(_entry(name), data_dir(root)):
+    """Path of registered file ``name`` under the data folder, or None if absent.
+
+    Something else where the file belongs (a folder, a named pipe, a device, a
+    link that loops or leads nowhere) is not absent: it raises
+    :class:`NotADataFileError` saying what it is and what to do.
+    """
+    entry = _entry(name)
+    for p in _candidates(entry, data_dir(root)):
         if p.is_file():
             return p
+        what = _not_a_file(p)
+        if what is not None:
+            raise NotADataFileError(
+                f"{p} is {what}, not the data file {name}: remove or rename it, then run `make data` "
+                f"(python -m mnistlib fetch {_dataset_names(entry)}) where there is internet, or put the published "
+                "file there",
+                name,
+                p,
+                what,
+            )
     return None
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What is at ``path`` if it is there and not a regular file (a link to one counts as one), else None."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # absent; a file where its folder should be is the data folder's check (data_dir)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if stat.S_ISLNK(mode):
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            target = os.readlink(path)
+            if exc.errno == errno.ELOOP:
+                return f"a symbolic link that loops (to {target})"
+            return f"a symbolic link to nothing ({target}: {exc.strerror})"
+    kinds = (
+        (stat.S_ISREG, None),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    for test, what in kinds:
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def _dataset_names(entry: DataFile) -> str:
+    """The registered datasets ``entry`` belongs to, as the data command takes them."""
+    return " ".join(ds.name for ds in DATASETS.values() if any(f.name == entry.name for f in ds.files))
 
 
 #: Verdicts on files that are not the published file, keyed by the file's md5 (its content, not its path, size or
@@ -612,6 +713,12 @@ def _download(
             except DataVerificationError as exc:
                 errors.append((url, exc))
                 break  # the mirror serves wrong bytes: retrying will not help
+            except OSError as exc:
+                full = disk_full(target, exc)
+                if full is not None:  # no mirror and no retry will help: say so, naming the file
+                    raise full from exc
+                errors.append((url, exc))
+                time.sleep(0.2 * (attempt + 1))
             except Exception as exc:  # network errors of every kind: try again, then the next mirror
                 errors.append((url, exc))
                 time.sleep(0.2 * (attempt + 1))
@@ -803,7 +910,7 @@ def _parse(data: bytes, path: Path, entry: DataFile | None = None) -> np.ndarray
 
 def _replace_hint(entry: DataFile) -> str:
     """What to do with a damaged copy of ``entry``, as a sentence to append: the data command for its datasets."""
-    sets = " ".join(ds.name for ds in DATASETS.values() if any(f.name == entry.name for f in ds.files))
+    sets = _dataset_names(entry)
     if not sets:
         return ""
     return (
@@ -1025,7 +1132,11 @@ def provenance_report(names: Iterable[str] | None = None, root=None) -> str:
     shown = f"${ENV_VAR}" if root is None and os.environ.get(ENV_VAR, "").strip() else "pooch's cache for mnistlib"
     lines = [f"data folder: {shown if root is None else 'the folder given'}"]
     for name in names or REGISTRY:
-        path = locate(name, root)
+        try:
+            path = locate(name, root)
+        except NotADataFileError as exc:
+            lines.append(f"  {name}: NOT A FILE: {shown_path(exc.path)} is {exc.what}")
+            continue
         lines.append(f"  {name}: not downloaded yet" if path is None else f"  {verify_file(path, name).describe()}")
     return "\n".join(lines)
 
@@ -1107,16 +1218,35 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mnistlib") ->
     unknown = [d for d in args.datasets if d not in DATASETS]
     if unknown:
         parser.error(f"unknown dataset {unknown[0]!r} (registered: {', '.join(DATASETS)})")
+    if args.data_dir is not None and not args.data_dir.strip():
+        parser.error(f"--data-dir is empty: name a folder, or leave it out to use ${ENV_VAR} or pooch's cache")
+    try:
+        data_dir(args.data_dir)
+    except NotADirectoryError as exc:
+        if args.data_dir is not None:
+            parser.error(f"--data-dir {args.data_dir}: {exc}")
+        print(exc, file=sys.stderr)
+        return 1
     names = [n for d in dict.fromkeys(args.datasets or DATASETS) for n in DATASETS[d].default_files]
     why = None
     if args.command == "fetch":
         try:
             _, why = _fetch_files(names, args.data_dir, True, None, timeout=60.0, attempts=2, replace_unverified=True)
-        except DataUnavailableError as exc:
+        except (DataUnavailableError, OSError) as exc:  # OSError: a full disk, naming the file
             print(exc, file=sys.stderr)
             return 1
     print(provenance_report(names, args.data_dir))
     print(f"(the data folder on this machine: {data_dir(args.data_dir)})")
+    blocked = []
+    for n in names:
+        try:
+            locate(n, args.data_dir)
+        except NotADataFileError as exc:
+            blocked.append(str(exc))
+    if blocked:
+        print(f"{len(blocked)} data file{'s' if len(blocked) > 1 else ''} cannot be read:", file=sys.stderr)
+        print("\n".join(f"  {line}" for line in blocked), file=sys.stderr)
+        return 1
     present = [(n, p) for n in names if (p := locate(n, args.data_dir)) is not None]
     bad = [check for n, p in present if (check := verify_file(p, n)).status == "unverified"]
     missing = [n for n in names if n not in dict(present)]

@@ -12,6 +12,7 @@ This module imports nothing else from mnistlib.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -21,7 +22,27 @@ try:
 except ImportError:  # Windows: no flock; there, one writing process at a time is the user's job
     fcntl = None
 
-__all__ = ["atomic_target", "atomic_write_bytes", "locked", "exclusive_lock", "LockHeldError"]
+__all__ = ["atomic_target", "atomic_write_bytes", "locked", "exclusive_lock", "LockHeldError", "disk_full", "DISK_FULL"]
+
+#: The errors of a disk (or quota) that has no room for what is being written.
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def disk_full(path: str | os.PathLike, exc: OSError) -> OSError | None:
+    """For an ``exc`` that says the disk is full, the same error naming ``path`` and what to do; else ``None``.
+
+    The system's own ``No space left on device`` names no file: writes through a temporary
+    file or a library (Keras, pooch) lose even the name of the file being written.
+    """
+    if exc.errno not in DISK_FULL:
+        return None
+    path = Path(path)
+    return OSError(
+        exc.errno,
+        f"{exc.strerror or os.strerror(exc.errno)} while writing {path.name}: nothing was half-written (the old "
+        f"file, if any, is untouched); free space on the disk of {path.parent}, then run it again",
+        str(path),
+    )
 
 
 def _file_mode() -> int:
@@ -43,14 +64,23 @@ def atomic_target(path: str | os.PathLike, suffix: str = ".part"):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise disk_full(path, exc) or exc from exc
     os.close(fd)
     try:
-        yield tmp
-        os.chmod(tmp, _file_mode())
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            yield tmp
+            os.chmod(tmp, _file_mode())
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            full = disk_full(path, exc)
+            if full is None:
+                raise
+            raise full from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -585,6 +585,9 @@ def _cache_entry(
     fit_kwargs: Mapping[str, Any],
 ) -> tuple[keras.Model, str, Path]:
     """The freshly built model (seeded), the cache key and the model's path in the load-or-train cache."""
+    _plain_name("profile", profile, None)
+    for what, value in (("model name", name), ("chapter", chapter)):
+        _plain_name(what, value, artifacts_dir(profile))
     keras.utils.set_random_seed(seed)  # before building: the initial weights depend on it
     model = build_fn()
     architecture = architecture_fingerprint(model)
@@ -602,6 +605,20 @@ def _cache_entry(
         history_format=HISTORY_FORMAT,
     )
     return model, key, artifacts_dir(profile) / chapter / f"{name}-{key}.keras"
+
+
+def _plain_name(what: str, value: str, inside: Path | None) -> None:
+    """Refuse a name that would not stay one file or folder name under the artifacts folder (``../x``, ``a/b``)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"train_or_load: the {what} must be a non-empty string, not {value!r}")
+    bad = [c for c in ("/", "\\", "\0") if c in value]
+    if bad or value in (".", ".."):
+        where = f" outside {inside}" if inside is not None else " outside the artifacts folder"
+        reason = f"it holds {bad[0]!r}" if bad else "it is not a plain name"
+        raise ValueError(
+            f"train_or_load: the {what} {value!r} is not a plain file name ({reason}): its files would be "
+            f"written{where}. Name it with letters, digits, '-', '_', '.' (not '..'), without '/' or '\\'"
+        )
 
 
 def cached_model_path(

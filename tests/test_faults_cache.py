@@ -4,6 +4,7 @@ callback among the fit options does not make the key differ from run to run.
 Faults 3, 10 (cache part) and 11 (cache part) of "Nothing lost, nothing silent".
 """
 
+import errno
 import fcntl
 import json
 import pathlib
@@ -314,3 +315,35 @@ def test_interrupted_refit_is_trained_again_cleanly(artifacts, monkeypatch, tiny
     assert validated.loaded and not refit.loaded and refit.epochs == validated.epochs
     again, _, _ = book_models.refit_book_model(tiny_book_model, **refit_args)
     assert again.loaded and again.history == refit.history and _leftovers(artifacts) == []
+
+
+# -- issue 33, 7: a model name that leaves the artifacts folder; a full disk ------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["../escaped", "../../etc/escaped", "sub/dir", "back\\slash", "..", ""])
+def test_a_model_name_that_would_write_outside_the_artifacts_folder_is_refused(kw, artifacts, name):
+    """Before the fix, ``../escaped`` wrote ``escaped-<key>.keras`` beside the chapter's folder, and so on up."""
+    with pytest.raises(ValueError, match="model name") as caught:
+        training.train_or_load(name, models.softmax_regression, **kw)
+    assert repr(name) in str(caught.value)
+    assert not list(artifacts.parent.rglob("*escaped*")) and _entry_files(artifacts) == []
+    with pytest.raises(ValueError, match="chapter"):
+        training.train_or_load("softmax", models.softmax_regression, **{**kw, "chapter": "../elsewhere"})
+
+
+def test_a_full_disk_names_the_model_it_was_saving(kw, artifacts, monkeypatch):
+    real_save = keras.Model.save
+
+    def no_space(self, path, *args, **kwargs):
+        real_save(self, path, *args, **kwargs)
+        pathlib.Path(path).write_bytes(pathlib.Path(path).read_bytes()[:100])
+        raise OSError(errno.ENOSPC, "No space left on device")  # what the system says: no file named
+
+    monkeypatch.setattr(keras.Model, "save", no_space)
+    with pytest.raises(OSError) as caught:
+        _train(kw)
+    where = {k: v for k, v in kw.items() if k != "verbose"}
+    model_path = training.cached_model_path("softmax", models.softmax_regression, **where)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(model_path)
+    assert f"while writing {model_path.name}" in str(caught.value) and "free space" in str(caught.value)
+    assert _leftovers(artifacts) == [] and not model_path.exists()

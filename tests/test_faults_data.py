@@ -13,6 +13,7 @@ Nothing here needs the real data, the network or a build: files are a few bytes,
 make only runs targets defined for the test (``--eval``) or ``help``.
 """
 
+import errno
 import functools
 import gzip
 import hashlib
@@ -437,3 +438,94 @@ def test_get_profile_refuses_an_unknown_chapter():
     with pytest.raises(ProfileError, match="unknown chapter"):
         get_profile("", name="quick")
     assert get_profile(chapters.CNN, name="smoke").chapter == chapters.CNN
+
+
+# ---- issue 33, 7: something else where a data file or folder belongs; a full disk; an empty --data-dir -------------
+
+
+def put_in_the_way(path: Path, kind: str) -> str:
+    """Put ``kind`` where the file ``path`` belongs; return the words the error must use for it."""
+    path.unlink(missing_ok=True)
+    if kind == "folder":
+        path.mkdir()
+        return "is a folder"
+    if kind == "looping link":
+        path.symlink_to(path.name)
+        return "a symbolic link that loops"
+    if kind == "dangling link":
+        path.symlink_to("nowhere.gz")
+        return "a symbolic link to nothing"
+    os.mkfifo(path)  # reading it would block for ever
+    return "a named pipe (FIFO)"
+
+
+@pytest.mark.parametrize("kind", ["folder", "looping link", "dangling link", "FIFO"])
+def test_something_else_where_a_data_file_belongs_is_named_not_missing(offline, data, kind, capsys):
+    """It was "missing", and fetch then blamed the download (or the mirror) for it."""
+    path = data / FOLDER / LABELS
+    words = put_in_the_way(path, kind)
+    for call in (
+        lambda: datasets.locate(LABELS, data),
+        lambda: datasets.fetch(LABELS, data),
+        lambda: datasets.load_digits(NAME, "train", data),
+    ):
+        with pytest.raises(datasets.NotADataFileError) as caught:
+            call()
+        message = str(caught.value)
+        assert f"{path} " in message and words in message and "remove or rename it" in message, message
+        assert "Not downloaded" not in message and caught.value.missing == (LABELS,)
+    for command in ("status", "fetch"):
+        assert datasets.main([command, NAME, "--data-dir", str(data)]) == 1
+        out, err = capsys.readouterr()
+        assert str(path) in err and words in err and "not downloaded yet" not in out + err, (command, err)
+    assert os.path.lexists(path), "left as it was"
+
+
+def test_a_data_folder_that_is_a_file_is_named_as_such(offline, tmp_path, monkeypatch, capsys):
+    """`status --data-dir /etc/passwd` said every file was "not downloaded yet"."""
+    a_file = tmp_path / "passwd"
+    a_file.write_text("root:x:0:0\n")
+    for given in (a_file, a_file / "under"):
+        with pytest.raises(SystemExit) as caught:
+            datasets.main(["status", NAME, "--data-dir", str(given)])
+        assert caught.value.code == 2
+        err = capsys.readouterr().err
+        assert f"names {a_file}, which is a file, not a folder" in err and "not downloaded" not in err, err
+        with pytest.raises(NotADirectoryError, match=str(a_file)):
+            datasets.data_dir(given)
+    monkeypatch.setenv("MNISTLIB_DATA", str(a_file))
+    assert datasets.main(["status", NAME]) == 1
+    assert f"$MNISTLIB_DATA names {a_file}, which is a file, not a folder" in capsys.readouterr().err
+
+
+def test_an_empty_data_dir_is_refused_not_taken_as_the_current_folder(offline, monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as caught:
+        datasets.main(["status", NAME, "--data-dir="])
+    assert caught.value.code == 2 and "--data-dir is empty" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="empty"):
+        datasets.data_dir("")
+    monkeypatch.setenv("MNISTLIB_DATA", "")  # empty: unset, the cache (as documented), not the current folder
+    assert datasets.data_dir() != tmp_path.resolve()
+
+
+def test_a_full_disk_names_the_file_it_was_writing(offline, data, monkeypatch, capsys):
+    import pooch
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pooch, "retrieve", no_space)
+    target = data / FOLDER / LABELS
+    target.unlink()
+    with pytest.raises(OSError) as caught:
+        datasets.fetch(LABELS, data)  # before: retried on every mirror, then "downloading ... failed"
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(target)
+    assert LABELS in str(caught.value) and "free space" in str(caught.value)
+    assert datasets.main(["fetch", NAME, "--data-dir", str(data)]) == 1
+    assert f"while writing {LABELS}" in capsys.readouterr().err
+    monkeypatch.setattr(os, "fsync", no_space)  # a write through a temporary file: the system names none
+    written = data / "out.idx.gz"
+    with pytest.raises(OSError, match=r"while writing out\.idx\.gz.*free space") as caught:
+        idx.write_idx(written, labels_of(0))
+    assert caught.value.filename == str(written) and sorted(p.name for p in data.iterdir()) == [FOLDER]
