@@ -12,10 +12,13 @@ machine) never lose each other's rows.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import os
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -311,15 +314,28 @@ def with_reference(
     return out
 
 
-def styled(table: pd.DataFrame, precision: int = 4, na_rep: str = "–"):
+def styled(
+    table: pd.DataFrame,
+    precision: int = 4,
+    na_rep: str = "–",
+    *,
+    formats: Mapping[Any, str | Callable[[Any], str]] | None = None,
+    caption: str | None = None,
+    whole_words: bool = False,
+):
     """``table`` ready to show: ledger columns headed in words, accuracies to ``precision`` digits, text escaped.
 
-    Columns whose name says "accuracy" get ``precision`` decimals; counts get
-    thousands separators; other numbers (seconds, images per second) one
-    decimal. Missing values (a model without a full-scale run, an experiment
-    without a published figure) show as ``na_rep``. Every string, index and
-    header is HTML-escaped, so that text read from the ledger or the reference
-    file can never become markup in the book. Introduced in chapter 03 (``03_linear_models``).
+    The one renderer of the book's tables. Columns whose name says "accuracy"
+    get ``precision`` decimals; counts get thousands separators; other numbers
+    (seconds, images per second) one decimal. ``formats`` maps a column (by the
+    name shown) to its own format, a format string such as ``"{:,.0f}"`` or a
+    function, instead. Missing values (a model without a full-scale run, an
+    experiment without a published figure) show as ``na_rep``. ``caption`` is
+    shown above the table; ``whole_words`` lets headers break between words
+    only (the book's CSS lets them break anywhere). Every string, index label,
+    index name, header and the caption is HTML-escaped, so that text read from
+    the ledger, the reference file or the benchmark files can never become
+    markup in the book. Introduced in chapter 03 (``03_linear_models``).
     """
 
     table = table.rename(columns=_LABELS)
@@ -327,20 +343,31 @@ def styled(table: pd.DataFrame, precision: int = 4, na_rep: str = "–"):
     def number(digits: int):
         return lambda v: na_rep if pd.isna(v) else f"{v:,.{digits}f}"
 
-    formats = {}
+    chosen = {}
     for column in table.columns:
         values = table[column]
         if "accuracy" in str(column) and pd.api.types.is_numeric_dtype(values):
-            formats[column] = number(precision)
+            chosen[column] = number(precision)
         elif pd.api.types.is_integer_dtype(values) or column in ("parameters", "epochs", "training digits"):
-            formats[column] = number(0)
+            chosen[column] = number(0)
         elif pd.api.types.is_float_dtype(values):
-            formats[column] = number(1)
-    return (
-        table.style.format(formats, na_rep=na_rep, escape="html")
+            chosen[column] = number(1)
+    unknown = [c for c in (formats or {}) if _LABELS.get(c, c) not in table.columns]
+    if unknown:
+        raise KeyError(f"styled: formats name columns the table does not have: {unknown}")
+    chosen.update({_LABELS.get(c, c): f for c, f in (formats or {}).items()})
+    shown = (
+        table.style.format(chosen, na_rep=na_rep, escape="html")
         .format_index(escape="html", axis=0)
         .format_index(escape="html", axis=1)
     )
+    if hasattr(shown, "format_index_names"):  # pandas 3: the index's own names are escaped apart from its labels
+        shown = shown.format_index_names(escape="html", axis=0).format_index_names(escape="html", axis=1)
+    if caption is not None:
+        shown = shown.set_caption(html.escape(caption))
+    if whole_words:
+        shown = shown.set_table_styles([{"selector": "th", "props": "overflow-wrap: normal"}])
+    return shown
 
 
 def evaluate_and_record(

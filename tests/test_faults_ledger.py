@@ -5,10 +5,17 @@ empty or shifted values (or raise a raw pandas/Unicode error naming no file), an
 damage back. Now every read is validated and a damaged file is left exactly as it is.
 """
 
+import ast
+import html
+import json
+import re
+import types
+
 import pandas as pd
 import pytest
+from conftest import ROOT
 
-from mnistlib import chapters, results, training
+from mnistlib import bench, chapters, results, training
 
 
 @pytest.fixture
@@ -146,3 +153,79 @@ def test_ledger_text_is_escaped_when_the_book_shows_it(tmp_path, monkeypatch):
     assert "<script" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert isinstance(ledger, pd.DataFrame)
+
+
+# -- issue 33, 1: every table of the performance appendix goes through the escaping renderer --------------------------
+
+APPENDIX = ROOT / "book" / "appendix_performance.ipynb"
+IMG, SCRIPT, BOLD = "<img src=x onerror=alert(1)>", "<script>alert(2)</script>", "<b>3</b>"
+#: The appendix's cells that build its tables from files, and the cells they need run first (by id).
+TABLE_CELLS = {"c07": "the models' throughput", "bench1": "the benchmark", "35070d6c": "chapter timings", "a20": "best"}
+
+
+def appendix_code() -> dict[str, str]:
+    return {
+        c["id"]: "".join(c["source"]) for c in json.loads(APPENDIX.read_text())["cells"] if c["cell_type"] == "code"
+    }
+
+
+def run_cell(code: str, namespace: dict) -> list:
+    """Run a cell as the kernel does; return what it shows: its display() calls, then its last expression."""
+    shown = namespace.setdefault("__shown__", [])
+    shown.clear()
+    tree = ast.parse(code)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, APPENDIX.name, "exec"), namespace)  # noqa: S102 - the book's own code
+    if last is not None:
+        value = eval(compile(ast.Expression(last.value), APPENDIX.name, "eval"), namespace)  # noqa: S307
+        if value is not None:
+            shown.append(value)
+    return list(shown)
+
+
+def test_the_appendix_shows_every_table_through_the_escaping_renderer(tmp_path, monkeypatch):
+    """Payloads in a ledger's model and data, a benchmark's model key, the timings' best model and data, a chapter
+    key and a date: every table of the page shows them as text (they appeared raw in the built page)."""
+    code = appendix_code()
+    assert not [i for i, text in code.items() if re.search(r"\.style\b|\.to_html\(", text)], "every table: styled"
+    monkeypatch.setenv(training.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
+    results.record(
+        chapter=chapters.CNN, model=IMG, profile="smoke", data=SCRIPT, params=10, n_train=100,
+        seconds_per_epoch=1.0, images_per_second=100.0, backend="tensorflow", test_accuracy=0.5,
+    )  # fmt: skip
+    recorded = json.loads((ROOT / "book" / "benchmark_results.json").read_text())
+    recorded["models"][IMG] = dict(recorded["models"]["simple_cnn"])
+    timings = json.loads((ROOT / "book" / "chapter_timings.json").read_text())
+    row = timings["quick"]["chapters"][chapters.CNN]
+    row.update(best_model=IMG, best_data=SCRIPT)
+    timings["smoke"]["chapters"][SCRIPT] = {**timings["smoke"]["chapters"][chapters.CNN], "measured": BOLD}
+    (tmp_path / "benchmark_results.json").write_text(json.dumps(recorded))
+    (tmp_path / "chapter_timings.json").write_text(json.dumps(timings))
+    monkeypatch.chdir(tmp_path)
+    namespace = {"pd": pd, "results": results, "bench": bench, "profile": types.SimpleNamespace(name="smoke")}
+    namespace["display"] = lambda obj: namespace["__shown__"].append(obj)
+    tables = {}
+    for cell, what in TABLE_CELLS.items():
+        tables[what] = [obj.to_html() for obj in run_cell(code[cell], namespace) if hasattr(obj, "to_html")]
+        assert tables[what], f"cell {cell} ({what}) showed no table"
+    for what, pages in tables.items():
+        for page in pages:
+            assert "<script" not in page and "<img" not in page and "<b>" not in page, f"{what}: markup shown raw"
+    escaped = {html.escape(p, quote=False) for p in (IMG, SCRIPT, BOLD)}
+    found = {e for pages in tables.values() for page in pages for e in escaped if e in page}
+    assert found == escaped
+    assert html.escape(IMG, quote=False) in tables["the benchmark"][0] and html.escape(SCRIPT, quote=False) in "".join(
+        tables["best"]
+    )
+
+
+def test_the_renderer_escapes_index_names_levels_headers_cells_and_the_caption():
+    index = pd.MultiIndex.from_tuples([(IMG, SCRIPT)], names=[BOLD, "model"])
+    table = pd.DataFrame({IMG: [SCRIPT], "test_accuracy": [0.5], "n": [None]}, index=index)
+    page = results.styled(table, formats={"n": "{:.1f}"}, caption=SCRIPT, whole_words=True).to_html()
+    assert "<script" not in page and "<img" not in page and "<b>" not in page
+    for payload in (IMG, SCRIPT, BOLD):
+        assert html.escape(payload, quote=False) in page
+    assert "0.5000" in page and "–" in page and "overflow-wrap: normal" in page
+    with pytest.raises(KeyError, match="no_such_column"):
+        results.styled(table, formats={"no_such_column": "{:.1f}"})
