@@ -34,6 +34,21 @@ ifneq ($(strip $(value MNISTLIB_DATA)),)
 override MNISTLIB_DATA := $(abspath $(patsubst ~/%,$(HOME)/%,$(strip $(value MNISTLIB_DATA))))
 export MNISTLIB_DATA
 endif
+# The limit per cell of the book's execution follows the profile (book/_ext/book_execution.py: as _config.yml says
+# in smoke, 3 hours in quick, none in full); CELL_TIMEOUT=SECONDS sets it for every profile, -1 for no limit. Read
+# raw and checked like the profile: a whole number of seconds above 0, or -1, else make stops before any command.
+CELL_TIMEOUT ?=
+ifneq ($(strip $(value CELL_TIMEOUT)),)
+no_digits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst \
+  9,,$(1)))))))))))
+cell_timeout := $(strip $(value CELL_TIMEOUT))
+ifeq ($(and $(filter 1,$(words $(cell_timeout))),$(or $(filter -1,$(cell_timeout)),$(if $(call \
+  no_digits,$(cell_timeout)),,$(subst 0,,$(cell_timeout))))),)
+$(error CELL_TIMEOUT is '$(value CELL_TIMEOUT)': set it to a whole number of seconds per cell, or -1 for no limit; \
+  nothing was run)
+endif
+export MNISTBOOK_CELL_TIMEOUT := $(cell_timeout)
+endif
 # Strict (-n -W --keep-going) and from a fresh Sphinx environment (--all: every page read again, executed
 # notebooks still come from the jupyter cache), so an incremental build cannot keep a stale page.
 JB_FLAGS := -n -W --keep-going --all
@@ -68,6 +83,7 @@ NBSTRIPOUT_EXTRA_KEYS := cell.metadata.user_expressions $(foreach k,codemirror_m
 
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
+	@echo "             (limit per cell: by profile; CELL_TIMEOUT=SECONDS sets it, -1 for none)"
 	@echo "make test   - ruff, unit tests, notebooks under nbval (smoke profile), strict book build, site in Chromium"
 	@echo "make bench  - speed figures (IDX reading, every model's throughput, scaling) into book/benchmark_results.*,"
 	@echo "              then every chapter's wall time and peak memory, smoke and quick, into book/chapter_timings.json"

@@ -4,14 +4,22 @@ callback among the fit options does not make the key differ from run to run.
 Faults 3, 10 (cache part) and 11 (cache part) of "Nothing lost, nothing silent".
 """
 
+import contextlib
 import errno
 import fcntl
+import importlib.util
 import json
+import os
 import pathlib
+import sqlite3
+import subprocess
 import sys
+import types
 
 import keras
 import pytest
+import yaml
+from conftest import ROOT
 
 from mnistlib import book_models, chapters, files, models, training
 
@@ -347,3 +355,112 @@ def test_a_full_disk_names_the_model_it_was_saving(kw, artifacts, monkeypatch):
     assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(model_path)
     assert f"while writing {model_path.name}" in str(caught.value) and "free space" in str(caught.value)
     assert _leftovers(artifacts) == [] and not model_path.exists()
+
+
+# -- issue 33, 0 and 6: the book's execution on a slow machine, and a damaged execution cache -------------------------
+
+_spec = importlib.util.spec_from_file_location("book_execution", ROOT / "book" / "_ext" / "book_execution.py")
+book_execution = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(book_execution)
+
+
+def test_the_limit_per_cell_follows_the_profile_and_make_sets_it(monkeypatch, tmp_path):
+    """A fixed 30 minutes per cell failed chapter 06 on a host 3.9 times slower, and the full profile's ResNet."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "book_execution" in config["sphinx"]["local_extensions"]
+    configured = config["execute"]["timeout"]
+    assert book_execution.cell_timeout("smoke", configured) == configured
+    assert book_execution.cell_timeout("quick", configured) >= 3 * 3600 > 3.9 * configured
+    assert book_execution.cell_timeout(None, configured) == book_execution.cell_timeout("quick", configured)
+    assert book_execution.cell_timeout(" Full ", configured) == -1  # nbclient: no limit
+    assert book_execution.cell_timeout("full", configured, " 900 ") == 900
+    assert book_execution.cell_timeout("smoke", configured, "-1") == -1
+    for wrong in ("0", "ten", "1.5", "-2"):
+        with pytest.raises(ValueError, match=rf"MNISTBOOK_CELL_TIMEOUT \(CELL_TIMEOUT in make\) is '{wrong}'"):
+            book_execution.cell_timeout("quick", configured, wrong)
+    config = types.SimpleNamespace(nb_execution_timeout=configured)
+    monkeypatch.setenv("MNISTBOOK_PROFILE", "full")
+    monkeypatch.delenv(book_execution.TIMEOUT_ENV, raising=False)
+    book_execution.set_cell_timeout(None, config)
+    assert config.nb_execution_timeout == -1
+    probe = ["--eval", 'probe: ; @echo "[$$MNISTBOOK_CELL_TIMEOUT]"', "probe"]
+    assert _make(tmp_path, *probe, "CELL_TIMEOUT= 7200 ").stdout == "[7200]\n"
+    assert _make(tmp_path, *probe, "CELL_TIMEOUT=-1").stdout == "[-1]\n"
+    assert _make(tmp_path, *probe).stdout == "[]\n"  # unset: the extension follows the profile
+    for wrong in ("0", "2h", "$(shell touch x)", "1 2"):
+        done = _make(tmp_path, *probe, f"CELL_TIMEOUT={wrong}")
+        assert done.returncode != 0 and f"CELL_TIMEOUT is '{wrong}'" in done.stderr and "nothing was run" in done.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_cell_stopped_by_the_limit_is_named_with_its_page_and_the_setting(monkeypatch):
+    """MyST-NB said only 'Executing notebook failed: CellTimeoutError'."""
+    from myst_nb.core.execute.cache import NotebookClientCache
+
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "source": "# 06"},
+            {"cell_type": "code", "id": "c01", "source": ["import mnistlib\n"], "execution_count": 1},
+            {"cell_type": "code", "id": "c14", "source": ["\n", "runs = training.train_models(specs)\n"],
+             "execution_count": 2},
+            {"cell_type": "code", "id": "c15", "source": "print(runs)", "execution_count": None},
+        ]
+    }  # fmt: skip
+    warned = []
+
+    def timed_out(self):
+        self.exec_metadata = {"error": "CellTimeoutError"}
+
+    monkeypatch.setattr(NotebookClientCache, "start_client", timed_out)
+    book_execution.name_timed_out_cell()
+    client = types.SimpleNamespace(
+        path=ROOT / "chapters" / "06_augmentation.ipynb",
+        notebook=notebook,
+        exec_metadata=None,
+        nb_config=types.SimpleNamespace(execution_timeout=10800),
+        logger=types.SimpleNamespace(warning=lambda message, **kw: warned.append(message)),
+    )
+    monkeypatch.setenv("MNISTBOOK_PROFILE", "quick")
+    NotebookClientCache.start_client(client)
+    (message,) = warned
+    assert "06_augmentation.ipynb: code cell 2 of 3, id c14 ('runs = training.train_models(specs)')" in message
+    assert "10,800 seconds per cell (profile quick)" in message and "make book CELL_TIMEOUT=SECONDS" in message
+
+
+def _jupyter_cache(folder: pathlib.Path, notebooks: dict[str, str]) -> None:
+    """A jupyter-cache folder as MyST-NB leaves it: global.db with one row per executed notebook, and the notebooks."""
+    folder.mkdir(parents=True)
+    with contextlib.closing(sqlite3.connect(folder / "global.db")) as con, con:
+        con.execute("CREATE TABLE nbcache (pk INTEGER PRIMARY KEY, hashkey TEXT, uri TEXT)")
+        for pk, (hashkey, text) in enumerate(notebooks.items(), start=1):
+            con.execute("INSERT INTO nbcache VALUES (?, ?, ?)", (pk, hashkey, f"/book/chapters/{hashkey}.ipynb"))
+            (folder / "executed" / hashkey).mkdir(parents=True)
+            (folder / "executed" / hashkey / "base.ipynb").write_text(text)
+
+
+@pytest.mark.parametrize("where", ["_build", "a folder with spaces and ü"])
+def test_a_damaged_execution_cache_is_named_and_cleared(tmp_path, where):
+    """A garbage global.db (sqlite3.DatabaseError) or a cut cached notebook (NotJSONError) stopped every build."""
+    good = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    cache = tmp_path / where / ".jupyter_cache"
+    _jupyter_cache(cache, {"aaa": good, "bbb": good[:20]})
+    lines = book_execution.repair_execution_cache(cache)
+    assert len(lines) == 1 and str(cache / "executed" / "bbb" / "base.ipynb") in lines[0] and "bbb.ipynb" in lines[0]
+    assert "executed again" in lines[0] and not (cache / "executed" / "bbb").exists()
+    with contextlib.closing(sqlite3.connect(cache / "global.db")) as con:
+        assert con.execute("SELECT hashkey FROM nbcache").fetchall() == [("aaa",)]
+    assert book_execution.repair_execution_cache(cache) == []  # what is left is sound, and kept
+    assert (cache / "executed" / "aaa" / "base.ipynb").read_text() == good
+    (cache / "global.db").write_bytes(b"garbage " * 100)
+    lines = book_execution.repair_execution_cache(cache)
+    assert len(lines) == 1 and f"database {cache / 'global.db'} is damaged" in lines[0] and "not a database" in lines[0]
+    assert not cache.exists() and book_execution.repair_execution_cache(cache) == []
+
+
+def _make(cwd: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("MNISTBOOK_PROFILE", "PROFILE", "CELL_TIMEOUT")}
+    env.pop(book_execution.TIMEOUT_ENV, None)
+    return subprocess.run(
+        ["make", "-s", "--no-print-directory", "-f", str(ROOT / "Makefile"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
