@@ -29,9 +29,19 @@ override MNISTBOOK_PROFILE := $(call profile_name,$(value MNISTBOOK_PROFILE),$(P
 endif
 BOOK_PROFILE := $(or $(strip $(value MNISTBOOK_PROFILE)),$(PROFILE))
 # A relative MNISTLIB_DATA is made absolute once, here, against the folder make runs in: every recipe, and the
-# notebooks the book runs from chapters/, then read the same folder.
+# notebooks the book runs from chapters/, then read the same folder. make's functions work on words, so each space
+# is a mark (SPACE_MARK) while they work, then a space again: a folder named with spaces, unicode, backslashes or
+# two spaces in a row stays one folder, as it was given (only the ends are trimmed, as mnistlib trims them).
+empty :=
+space := $(empty) $(empty)
+SPACE_MARK := |mnistbook-space|
+spaces_marked = $(subst $(space),$(SPACE_MARK),$(1))
+trim_marks = $(if $(filter $(SPACE_MARK)%,$(1)),$(call trim_marks,$(patsubst $(SPACE_MARK)%,%,$(1))),$(if $(filter \
+  %$(SPACE_MARK),$(1)),$(call trim_marks,$(patsubst %$(SPACE_MARK),%,$(1))),$(1)))
 ifneq ($(strip $(value MNISTLIB_DATA)),)
-override MNISTLIB_DATA := $(abspath $(patsubst ~/%,$(HOME)/%,$(strip $(value MNISTLIB_DATA))))
+data_marked := $(call trim_marks,$(call spaces_marked,$(value MNISTLIB_DATA)))
+data_marked := $(patsubst ~/%,$(call spaces_marked,$(HOME))/%,$(patsubst ~,~/,$(data_marked)))
+override MNISTLIB_DATA := $(subst $(SPACE_MARK),$(space),$(abspath $(data_marked)))
 export MNISTLIB_DATA
 endif
 # The limit per cell of the book's execution follows the profile (book/_ext/book_execution.py: as _config.yml says

@@ -342,6 +342,29 @@ def test_makefile_gives_every_recipe_the_data_folder_as_an_absolute_path(tmp_pat
     assert Path(done.stdout.strip()) == tmp_path / "abs"
 
 
+@needs_make
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("data/mnist dir ü", "data/mnist dir ü"),  # issue 33, 4: three mangled folders, and a stray one created
+        ("two  spaces\\back\\slash", "two  spaces\\back\\slash"),
+        ("  padded  ", "padded"),  # the ends are trimmed, as mnistlib trims them
+        ("a/../b c", "b c"),
+        ("$(shell touch x)", "$(shell touch x)"),  # a name, never a command
+    ],
+)
+@pytest.mark.parametrize("how", ["environment", "command line"])
+def test_makefile_keeps_a_data_folder_with_spaces_unicode_and_backslashes_whole(tmp_path, given, expected, how):
+    probe = ["--eval", 'probe: ; @printf "%s" "$$MNISTLIB_DATA"', "probe"]
+    args, env = (probe, {"MNISTLIB_DATA": given}) if how == "environment" else ([*probe, f"MNISTLIB_DATA={given}"], {})
+    done = make(tmp_path, *args, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == str(tmp_path / expected)
+    home = make(tmp_path, *probe, env={"MNISTLIB_DATA": "~/my data", "HOME": str(tmp_path / "a home")})
+    assert home.stdout == str(tmp_path / "a home" / "my data")
+    assert os.listdir(tmp_path) == [], "nothing is created"
+
+
 # ---- 9. verification follows the content ---------------------------------------------------------------------------
 
 
