@@ -103,9 +103,28 @@ help:
 
 venv: $(STAMP)
 
+# A $(VENV) that an interrupted install left without a working pip (every later pip call said only "No module named
+# pip") is removed and created again; something else named $(VENV) is left alone, saying what to do.
+define fresh_venv
+	@if [ -e "$(VENV)" ] && ! "$(PY)" -m pip --version >/dev/null 2>&1; then \
+	  if [ -f "$(VENV)/pyvenv.cfg" ]; then \
+	    echo "$(VENV) is incomplete (no working pip: an interrupted make venv?): removing it and creating it again"; \
+	    rm -rf "$(VENV)"; \
+	  else \
+	    echo "$(VENV) is not a virtual environment (no pyvenv.cfg): move it away or delete it, or set VENV to" \
+	      "another folder, then run make again" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+endef
+
 $(STAMP): pyproject.toml
+	$(call fresh_venv)
 	@start=$$(date +%s); \
-	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+	if ! test -x $(PY); then \
+	  $(PYTHON) -m venv $(VENV) || { rm -rf "$(VENV)"; echo "creating $(VENV) with $(PYTHON) failed (its message" \
+	    "above says what is missing, e.g. Debian's python3-venv); nothing was kept" >&2; exit 1; }; \
+	fi; \
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip && \
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]" && \
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "$(KERNEL_NAME)" \

@@ -552,3 +552,39 @@ def test_a_full_disk_names_the_file_it_was_writing(offline, data, monkeypatch, c
     with pytest.raises(OSError, match=r"while writing out\.idx\.gz.*free space") as caught:
         idx.write_idx(written, labels_of(0))
     assert caught.value.filename == str(written) and sorted(p.name for p in data.iterdir()) == [FOLDER]
+
+
+# ---- issue 33, 5: an interrupted `make venv` ------------------------------------------------------------------------
+
+
+@needs_make
+def test_an_incomplete_venv_is_rebuilt_and_anything_else_named_so_is_left_with_what_to_do(tmp_path):
+    """An interrupted `make venv` left a .venv that every later command tripped over: "No module named pip"."""
+    probe = ["--eval", "probe: ; $(call fresh_venv)", "probe"]
+    venv = tmp_path / "my venv"
+    subprocess.run(["python3", "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    done = make(tmp_path, *probe, f"VENV={venv}")
+    assert done.returncode == 0 and f"{venv} is incomplete" in done.stdout and not venv.exists(), done.stderr
+    venv.mkdir()
+    (venv / "pyvenv.cfg").write_text("home = /nowhere\n")  # cut off before its Python was linked
+    assert make(tmp_path, *probe, f"VENV={venv}").returncode == 0 and not venv.exists()
+    venv.mkdir()
+    (venv / "notes.txt").write_text("mine")
+    done = make(tmp_path, *probe, f"VENV={venv}")
+    assert done.returncode != 0 and f"{venv} is not a virtual environment" in done.stderr
+    assert (venv / "notes.txt").read_text() == "mine", "what is not a venv is never deleted"
+    healthy = tmp_path / "healthy"  # its pip answers: kept as it is (a stand-in, never a real environment)
+    (healthy / "bin").mkdir(parents=True)
+    (healthy / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (healthy / "bin" / "python").write_text('#!/bin/sh\n[ "$1 $2 $3" = "-m pip --version" ]\n')
+    (healthy / "bin" / "python").chmod(0o755)
+    done = make(tmp_path, *probe, f"VENV={healthy}")
+    assert done.returncode == 0 and done.stdout == "" and (healthy / "pyvenv.cfg").is_file()
+
+
+@needs_make
+def test_a_venv_that_cannot_be_created_says_why_and_leaves_nothing(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    done = make(tmp_path, ".venv/.installed", "PYTHON=false")
+    assert done.returncode != 0 and "creating .venv with false failed" in done.stderr, done.stderr
+    assert "No module named pip" not in done.stderr and not (tmp_path / ".venv").exists()
