@@ -4,7 +4,8 @@ Each notebook runs in its own process through nbclient (as the book build runs i
 a fresh artifacts folder per profile so that nothing comes from an earlier run's cache: a chapter's
 time includes training the models an earlier chapter of the same run did not leave behind. The peak
 memory is the kernel's maximum resident set size. Each chapter's best test accuracy in the run's
-ledger is kept beside its time, so the quick profile's floors are checked against the same run.
+ledger is kept beside its time, and so is its lesson as the run measured it (the margin in errors and
+McNemar's p-value, ``results.record_lesson``).
 Before the first chapter and after every chapter, one separate process times the reference workload,
 the simple CNN's training epoch on benchmarks/run.py's slice (bench.training_throughput); each row keeps
 the mean of the rates measured before and after it as the host's speed while it ran
@@ -106,6 +107,20 @@ def best_models(ledger, rows: dict) -> None:
             print(f"        {chapter:28s} best {best['model']} {best['test_accuracy']:.4f}", flush=True)
 
 
+def lessons(recorded: dict, rows: dict) -> None:
+    """Add each chapter's lesson as its run measured it (``results.load_lessons``: the margin in errors and
+    McNemar's p-value) to ``rows``."""
+    for chapter, lesson in recorded.items():
+        if chapter in rows:
+            rows[chapter].update(
+                lesson=lesson["claim"],
+                lesson_margin=int(lesson["margin"]),
+                lesson_n=int(lesson["n"]),
+                lesson_p=float(f"{lesson['p_value']:.3g}"),
+            )
+            print(f"        {chapter:28s} lesson {lesson['margin']:+d} errors, p = {lesson['p_value']:.2g}", flush=True)
+
+
 def main(profiles: list[str], only: list[str] | None = None) -> None:
     # Imported here, not at the top: the child that runs one notebook must not load Keras. The kernel it
     # starts is forked from it, and a forked process's peak memory counts the parent's pages it began with.
@@ -147,6 +162,7 @@ def main(profiles: list[str], only: list[str] | None = None) -> None:
             speed.close()
             os.environ[training.ARTIFACTS_ENV] = artifacts  # the ledger of this run, read as the book reads it
             best_models(results.load_ledger(profile), rows)
+            lessons(results.load_lessons(profile), rows)
         out[profile] = {
             "chapters": rows,
             "total_seconds": round(sum(r["seconds"] for r in rows.values()), 1),

@@ -1,6 +1,6 @@
 """Error analysis: what a model gets wrong, where, and why.
 
-Introduced in chapter 08 (``08_resnet_qmnist``). Counting (confusions, the
+Introduced in chapter 05 (``05_cnn``). Counting (confusions, the
 most confused pairs, galleries of mistakes), honest uncertainty (Wilson
 intervals for error rates) and per-pixel attributions (integrated gradients,
 computed with the active Keras backend's automatic differentiation).
@@ -9,6 +9,7 @@ computed with the active Keras backend's automatic differentiation).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import keras
 import numpy as np
@@ -24,6 +25,9 @@ __all__ = [
     "integrated_gradients",
     "completeness_gap",
     "ensemble_predictions",
+    "mcnemar",
+    "PairedComparison",
+    "paired_comparison",
 ]
 
 
@@ -230,3 +234,100 @@ def ensemble_predictions(probabilities) -> np.ndarray:
             f"got shapes {[a.shape for a in arrays]}"
         )
     return np.mean(arrays, axis=0).argmax(axis=1)
+
+
+def mcnemar(right_a, right_b) -> tuple[int, int, float]:
+    """McNemar's exact test of two classifiers scored on the same digits.
+
+    ``right_a`` and ``right_b`` are boolean arrays, one entry per digit: did each classifier get it right.
+    Digits both get right, or both get wrong, say nothing about which is better; of the ``b + c`` digits on
+    which they disagree, ``b`` only ``a`` gets right and ``c`` only ``b``. If both were equally accurate, each
+    disagreement would go either way with probability 1/2, so ``b`` would be binomial(``b + c``, 1/2). The
+    p-value is the two-sided probability of a split at least as uneven as the one seen. Returns
+    ``(b, c, p_value)``; chapter 10 derives it.
+    """
+    a, b_ = np.asarray(right_a, dtype=bool), np.asarray(right_b, dtype=bool)
+    if a.ndim != 1 or a.shape != b_.shape:
+        raise ValueError(f"mcnemar: needs two boolean arrays of one length; got shapes {a.shape} and {b_.shape}")
+    b, c = int((a & ~b_).sum()), int((~a & b_).sum())
+    n = b + c
+    if n == 0:
+        return b, c, 1.0
+    # the binomial tail in logarithms: exact for any n without the huge integers of comb(n, i) / 2**n
+    k = np.arange(min(b, c) + 1)
+    log_terms = _log_comb(n, k) - n * np.log(2.0)
+    return b, c, float(min(1.0, 2.0 * np.exp(log_terms).sum()))
+
+
+def _log_comb(n: int, k: np.ndarray) -> np.ndarray:
+    """log(n choose k), elementwise."""
+    from math import lgamma
+
+    return np.array([lgamma(n + 1) - lgamma(i + 1) - lgamma(n - i + 1) for i in np.atleast_1d(k)])
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """A chapter's lesson measured on one set of digits: ``better`` should make fewer errors than ``worse``.
+
+    ``errors_better`` and ``errors_worse`` count each one's mistakes on the same ``n`` digits; ``only_better``
+    and ``only_worse`` count the digits only that one gets right (McNemar's ``b`` and ``c``), and ``p_value``
+    is McNemar's exact test (:func:`mcnemar`). The lesson holds when ``better`` makes fewer errors and the
+    difference is beyond run-to-run noise: ``p_value < alpha``.
+    """
+
+    chapter: str
+    claim: str
+    better: str
+    worse: str
+    digits: str
+    n: int
+    errors_better: int
+    errors_worse: int
+    only_better: int
+    only_worse: int
+    p_value: float
+
+    @property
+    def margin(self) -> int:
+        """How many fewer errors ``better`` makes than ``worse`` (negative: more)."""
+        return self.errors_worse - self.errors_better
+
+    def holds(self, alpha: float = 0.01) -> bool:
+        """True when ``better`` makes fewer errors and McNemar's p-value is below ``alpha``."""
+        return self.margin > 0 and self.p_value < alpha
+
+    def describe(self) -> str:
+        """One line: the claim, the errors of each, the disagreements and the p-value."""
+        return (
+            f"{self.claim}: on {self.n:,} {self.digits}, {self.better} makes {self.errors_better:,} errors and "
+            f"{self.worse} {self.errors_worse:,} ({self.margin:+,} for {self.better}); they disagree on "
+            f"{self.only_better + self.only_worse:,} digits, {self.only_better:,} of which only {self.better} gets "
+            f"right; McNemar's exact p = {self.p_value:.2g}"
+        )
+
+    def as_dict(self) -> dict:
+        """The fields and the margin, for a JSON record."""
+        return {**asdict(self), "margin": self.margin}
+
+
+def paired_comparison(
+    chapter: str, claim: str, *, better: str, worse: str, right_better, right_worse, digits: str = "test digits"
+) -> PairedComparison:
+    """Score a lesson on the same digits: the arrays say which digits each arm got right (see :func:`mcnemar`).
+    Introduced in chapter 05 (``05_cnn``)."""
+    right_better, right_worse = np.asarray(right_better, dtype=bool), np.asarray(right_worse, dtype=bool)
+    b, c, p = mcnemar(right_better, right_worse)
+    return PairedComparison(
+        chapter=chapter,
+        claim=claim,
+        better=better,
+        worse=worse,
+        digits=digits,
+        n=int(len(right_better)),
+        errors_better=int((~right_better).sum()),
+        errors_worse=int((~right_worse).sum()),
+        only_better=b,
+        only_worse=c,
+        p_value=p,
+    )

@@ -1100,7 +1100,7 @@ def experiment_data(profile, dataset: str = "mnist", val_fraction: float = 0.2, 
     The split is the same in every chapter and profile (same seed); the profile
     only decides how many of the remaining training digits are used
     (``profile.samples``) and, where it caps evaluation (``profile.eval_samples``,
-    the smoke profile only), how many validation and test digits are scored;
+    ``profile.val_samples``), how many validation and test digits are scored;
     every reduction is drawn stratified by class. Introduced in chapter 03
     (``03_linear_models``).
     """
@@ -1108,7 +1108,7 @@ def experiment_data(profile, dataset: str = "mnist", val_fraction: float = 0.2, 
     train, test = ds.load("train"), ds.load("test")
     (x_train, y_train), (x_val, y_val) = train_val_split(*train, val_fraction=val_fraction, seed=seed)
     keep = stratified_indices(y_train, profile.samples(len(y_train)), seed=seed)
-    keep_val = stratified_indices(y_val, profile.eval_samples(len(y_val)), seed=seed)
+    keep_val = stratified_indices(y_val, profile.val_samples(len(y_val)), seed=seed)
     keep_test = stratified_indices(test.labels, profile.eval_samples(len(test.labels)), seed=seed)
     label = train.label if train.status == test.status else f"{train.label}, test {test.status}"
     return ExperimentData(

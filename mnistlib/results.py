@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +42,9 @@ __all__ = [
     "REFERENCE_COLUMN",
     "with_reference",
     "styled",
+    "lessons_path",
+    "record_lesson",
+    "load_lessons",
 ]
 
 #: The committed ledger rows of full-profile runs: what the book shows when it is built in a smaller profile.
@@ -444,3 +448,38 @@ def load_reference(path: str | os.PathLike = REFERENCE) -> pd.DataFrame:
     Introduced in chapter 10 (``10_results_and_ensembles``).
     """
     return _read_table(Path(path), COLUMNS + ["machine", "keras"], _REFERENCE_RECOVERY)
+
+
+def lessons_path(profile: str) -> Path:
+    """Where the lessons measured in ``profile`` are kept (one record per chapter)."""
+    return artifacts_dir(profile) / "lessons.json"
+
+
+def load_lessons(profile: str) -> dict[str, dict]:
+    """Each chapter's lesson as measured in ``profile``'s last run of it (``{}`` before any). A damaged file
+    raises :class:`LedgerError` naming it."""
+    path = lessons_path(profile)
+    if not path.is_file():
+        return {}
+    try:
+        lessons = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(lessons, dict) or not all(isinstance(v, dict) for v in lessons.values()):
+            raise ValueError("not a JSON object of one object per chapter")
+    except (UnicodeDecodeError, ValueError) as err:
+        raise LedgerError(
+            f"{path}: the lessons file is damaged ({err}); nothing was written. Delete it and re-run the chapters "
+            "from 05 on (each records its lesson again)"
+        ) from None
+    return lessons
+
+
+def record_lesson(comparison, *, profile: str):
+    """Keep ``comparison`` (a :class:`mnistlib.analysis.PairedComparison`) as its chapter's lesson in ``profile``,
+    replacing the chapter's earlier record; return it. ``make bench`` reports each chapter's margin beside its
+    time. Introduced in chapter 05 (``05_cnn``)."""
+    path = lessons_path(profile)
+    with locked(path):
+        lessons = load_lessons(profile)
+        lessons[comparison.chapter] = {**comparison.as_dict(), "recorded_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+        atomic_write_bytes(path, (json.dumps(lessons, indent=1, sort_keys=True) + "\n").encode())
+    return comparison

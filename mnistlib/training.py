@@ -40,6 +40,7 @@ __all__ = [
     "progress_verbose",
     "EpochTimer",
     "StopAtAccuracy",
+    "StepLosses",
     "TrainResult",
     "fit",
     "train_or_load",
@@ -117,6 +118,28 @@ class EpochTimer(keras.callbacks.Callback):
             logs["seconds"] = end - self._start
             logs["images_per_second"] = self.n_samples / ((self._train_end or end) - self._start)
             logs["train_cpu_seconds"] = (self._cpu_train_end or cpu_end) - self._cpu_start
+
+
+class StepLosses(keras.callbacks.Callback):
+    """The training loss of every step, in ``losses``.
+
+    Keras reports, after each step, the mean loss of the epoch so far; the loss of step ``k`` of an epoch is
+    recovered from two consecutive means, ``k * mean_k - (k - 1) * mean_(k-1)``. Asking for the logs after
+    every step costs a little speed, so :func:`fit` adds this callback only when ``step_losses=True``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.losses: list[float] = []
+        self._mean = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._mean = 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        mean = float((logs or {})["loss"])
+        self.losses.append((batch + 1) * mean - batch * self._mean)
+        self._mean = mean
 
 
 class StopAtAccuracy(keras.callbacks.Callback):
@@ -235,6 +258,7 @@ def fit(
     learning_rates: Sequence[float] | None = None,
     callbacks: list | None = None,
     verbose: int | str | None = None,
+    step_losses: bool = False,
 ) -> TrainResult:
     """Fit ``model`` with seeding, timing and the chapters' callbacks; return a :class:`TrainResult`.
 
@@ -244,7 +268,8 @@ def fit(
     validation accuracy (:class:`StopAtAccuracy`); ``learning_rates`` sets the
     learning rate of each epoch, one rate per epoch (a schedule replayed without
     validation data, :func:`mnistlib.book_models.refit_book_model`); ``csv_log`` writes a CSV row
-    per epoch. ``seed`` seeds shuffling and dropout; the initial weights were
+    per epoch; ``step_losses`` adds the loss of every training step to the history as ``step_loss``
+    (:class:`StepLosses`). ``seed`` seeds shuffling and dropout; the initial weights were
     drawn when the model was built, so seed before building too (as
     :func:`train_or_load` does). ``verbose=None`` is :func:`progress_verbose`.
     Introduced in chapter 06 (``06_augmentation``).
@@ -272,6 +297,9 @@ def fit(
         )
     if target_accuracy is not None:
         cbs.append(StopAtAccuracy(target_accuracy))
+    steps = StepLosses() if step_losses else None
+    if steps is not None:
+        cbs.append(steps)
     build_step_variables(model, x, y)
     hist = model.fit(
         x,
@@ -284,6 +312,8 @@ def fit(
         verbose=progress_verbose() if verbose is None else verbose,
     )
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    if steps is not None:
+        history["step_loss"] = steps.losses
     return TrainResult(model, history, info=run_info(x, validation_data, batch_size, seed))
 
 

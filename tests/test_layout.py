@@ -9,6 +9,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
+from mnistlib import chapters
+
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 # Chapters and executable appendix pages follow the same notebook rules.
 NOTEBOOKS = CHAPTERS + sorted((ROOT / "book").glob("*.ipynb"))
@@ -203,3 +205,27 @@ def test_mnistlib_imports_are_layered_public_and_at_module_level():
 
     for module in graph:
         visit(module)
+
+
+#: Chapter 09 analyses the errors of networks other chapters trained and compares none: it has no lesson check.
+LESSON_CHAPTERS = [nb for nb in CHAPTERS if int(nb.name[:2]) >= 5 and nb.stem != chapters.ERROR_ANALYSIS]
+
+
+@pytest.mark.parametrize("nb", LESSON_CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_from_05_on_checks_its_lesson(nb):
+    """Each chapter from 05 on makes one claim, measured as a paired comparison on the same digits
+    (analysis.paired_comparison), recorded (results.record_lesson), and asserted beyond noise in every profile
+    but smoke by a hidden check tagged 'lesson'."""
+    cs = cells(nb)
+    code = "\n".join(source(c) for c in cs if c["cell_type"] == "code")
+    assert "analysis.paired_comparison(" in code and "results.record_lesson(" in code, (
+        f"{nb.name}: measure the chapter's lesson with analysis.paired_comparison and record it"
+    )
+    lessons = [c for c in cs if "lesson" in tags(c)]
+    assert len(lessons) == 1, f"{nb.name}: exactly one cell is tagged 'lesson' (found {len(lessons)})"
+    check = lessons[0]
+    assert {"remove-cell", "check"} <= set(tags(check)), f"{nb.name}: the lesson cell is a hidden check"
+    text = source(check)
+    assert re.search(r'if profile\.name != "smoke":[^\n]*\n\s+assert \w+\.holds\(', text), (
+        f"{nb.name}: the lesson check asserts `<comparison>.holds()` in every profile but smoke: {text[:200]!r}"
+    )

@@ -83,7 +83,7 @@ def test_refits_come_from_the_profile():
 def test_width_and_seeds_come_from_the_profile():
     full, quick, smoke = (get_profile(chapters.STATE_OF_THE_ART, n) for n in ("full", "quick", "smoke"))
     assert full.filters(160) == 160 and full.seeds(5) == 5 and full.batch_size == 120
-    assert quick.filters(160) == 32 and quick.seeds(5) == 5, "the quick profile keeps five seeds"
+    assert quick.filters(160) == 32 and quick.seeds(5) == 3, "the quick profile keeps three seeds: one triple to vote"
     assert 1 <= smoke.filters(32) < quick.filters(32) and smoke.seeds(5) == 1
     assert get_profile(chapters.CNN, "quick").filters(64) == 64  # only chapter 11 narrows its networks
     assert "convolutions at 0.2 of their width" in quick.describe()
