@@ -100,12 +100,12 @@ def test_readme_quotes_the_last_chapter_benchmark():
     quoted = {"quick": int(found[1]), "smoke": int(found[2])}
     measured = {p: round(timings[p]["total_seconds"] / 60) for p in quoted}
     assert quoted == measured, f"README quotes {quoted} minutes, book/chapter_timings.json says {measured}"
-    scaled = re.search(r"scaled to the speed of the model table's host .*?, (\d+) and (\d+) minutes", readme)
-    assert scaled, "README: the totals at the reference speed are gone"
-    recorded = json.loads((root / "book" / "benchmark_results.json").read_text())
-    reference = bench.timings_at_reference_speed(timings, bench.reference_rate(recorded))
+    scaled = re.search(r"scaled to the calibration speed of ([\d,]+) .*?, (\d+) and (\d+) minutes", readme)
+    assert scaled, "README: the totals at the calibration speed are gone"
+    assert float(scaled[1].replace(",", "")) == bench.CALIBRATION_RATE
+    reference = bench.timings_at_reference_speed(timings, bench.CALIBRATION_RATE)
     at_reference = {p: round(sum(reference[p].values()) / 60) for p in quoted}
-    assert {"quick": int(scaled[1]), "smoke": int(scaled[2])} == at_reference, f"at the reference speed: {at_reference}"
+    assert {"quick": int(scaled[2]), "smoke": int(scaled[3])} == at_reference, f"at the calibration speed: {at_reference}"
 
 
 def test_notebook_fingerprint_follows_the_cells_not_the_outputs(tmp_path):
