@@ -146,7 +146,10 @@ def main(profiles: list[str], only: list[str] | None = None) -> None:
                 done = subprocess.run(
                     [sys.executable, __file__, "--one", str(nb)], env=env, capture_output=True, text=True
                 )
-                if done.returncode != 0:
+                if done.returncode != 0:  # the rows measured so far are kept: a rerun needs only the rest
+                    if rows:
+                        out[profile] = {**out.get(profile, {}), "chapters": rows}
+                        OUT.write_text(json.dumps(out, indent=1) + "\n")
                     sys.exit(f"{nb.name} failed in the {profile} profile:\n{done.stderr[-3000:]}")
                 rows[nb.stem] = json.loads(done.stdout.strip().splitlines()[-1])
                 rows[nb.stem]["notebook"] = bench.notebook_fingerprint(nb)  # which version of the chapter was timed
