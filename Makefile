@@ -94,7 +94,8 @@ NBSTRIPOUT_EXTRA_KEYS := cell.metadata.user_expressions $(foreach k,codemirror_m
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
 	@echo "             (limit per cell: by profile; CELL_TIMEOUT=SECONDS sets it, -1 for none)"
-	@echo "make test   - ruff, unit tests, notebooks under nbval (smoke profile), strict book build, site in Chromium"
+	@echo "make test   - ruff and jactionlint, unit tests, notebooks under nbval (smoke profile), strict book build,"
+	@echo "             the site in Chromium, the chapters in JupyterLab"
 	@echo "make bench  - speed figures (IDX reading, every model's throughput, scaling) into book/benchmark_results.*,"
 	@echo "              then every chapter's wall time and peak memory, smoke and quick, into book/chapter_timings.json"
 	@echo "make data   - download and verify MNIST and QMNIST into MNISTLIB_DATA"
@@ -178,9 +179,14 @@ bench: data
 	$(PY) benchmarks/chapters.py smoke quick
 
 # ruff, pinned in the test extras: lint everything (notebooks included), check the format (notebooks excluded).
+# jactionlint, pinned there too (a fork of actionlint whose wheel carries the binary: nothing is downloaded from
+# GitHub), checks the GitHub workflows with actionlint's checks (its correctness profile), offline, and the same
+# on every machine: no shellcheck or pyflakes on run: scripts, even where they are installed.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/jactionlint --profile correctness --no-online --shellcheck= --pyflakes= --strict-exit \
+	  .github/workflows/*.yml
 
 test-unit: $(STAMP)
 	@start=$$(date +%s); \
