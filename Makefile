@@ -75,6 +75,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 # (mnistlib.training.progress_verbose); `make lab` unsets it, so a reader sees training progress.
 export MNISTBOOK_BUILD ?= 1
 STAMP   := $(VENV)/.installed
+GIT_FILTER := $(VENV)/.git-filter
 # Notebook outputs cached by jupyter-book are only valid for this library and these pins.
 LIB_HASH = $(shell cat pyproject.toml mnistlib/*.py | md5sum | cut -c1-16)
 
@@ -85,7 +86,7 @@ KERNEL_NAME := MNIST book (.venv)
 # Git strips outputs, execution counts and what JupyterLab adds to the metadata from notebooks as they are
 # committed: nbstripout is the filter .gitattributes names, installed with .venv. Besides nbstripout's defaults
 # it strips the values of inline expressions that jupyterlab-myst stores in markdown cells (user_expressions)
-# and the kernel's details a save adds to language_info; cell ids are kept.
+# and the kernel's details a save adds to language_info; cell ids are kept; the kernelspec is the committed one.
 NBSTRIPOUT_EXTRA_KEYS := cell.metadata.user_expressions $(foreach k,codemirror_mode file_extension mimetype \
   nbconvert_exporter pygments_lexer version,metadata.language_info.$(k))
 
@@ -94,14 +95,15 @@ NBSTRIPOUT_EXTRA_KEYS := cell.metadata.user_expressions $(foreach k,codemirror_m
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
 	@echo "             (limit per cell: by profile; CELL_TIMEOUT=SECONDS sets it, -1 for none)"
-	@echo "make test   - ruff, unit tests, notebooks under nbval (smoke profile), strict book build, site in Chromium"
+	@echo "make test   - ruff and jactionlint, unit tests, notebooks under nbval (smoke profile), strict book build,"
+	@echo "             the site in Chromium, the chapters in JupyterLab"
 	@echo "make bench  - speed figures (IDX reading, every model's throughput, scaling) into book/benchmark_results.*,"
 	@echo "              then every chapter's wall time and peak memory, smoke and quick, into book/chapter_timings.json"
 	@echo "make data   - download and verify MNIST and QMNIST into MNISTLIB_DATA"
 	@echo "make lab    - JupyterLab on chapters/ with the project's kernel (MNISTBOOK_PROFILE, MNISTLIB_DATA from the shell)"
 	@echo "make clean  - remove _build (keeps .venv and data)"
 
-venv: $(STAMP)
+venv: $(STAMP) $(GIT_FILTER)
 
 # A $(VENV) that an interrupted install left without a working pip (every later pip call said only "No module named
 # pip") is removed and created again; something else named $(VENV) is left alone, saying what to do.
@@ -129,16 +131,22 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]" && \
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "$(KERNEL_NAME)" \
 	  --env TF_CPP_MIN_LOG_LEVEL 3 --env TF_ENABLE_ONEDNN_OPTS 0 >/dev/null && \
-	if [ -e .git ]; then \
-	  git config filter.nbstripout.clean '"$(abspath $(PY))" -m nbstripout --keep-id' && \
+	touch $@ && echo "[time] install: $$(( $$(date +%s) - start )) s"
+
+# The git filter (NBSTRIPOUT_EXTRA_KEYS above), configured again whenever this Makefile changes: nbstripout, then
+# tools/kernelspec_filter.py, which commits every notebook with the same kernelspec whatever JupyterLab (or another
+# editor) wrote there. git runs the filter at the top of the work tree, so each worktree runs its own script.
+$(GIT_FILTER): $(STAMP) Makefile
+	@if [ -e .git ]; then \
+	  git config filter.nbstripout.clean \
+	    '"$(abspath $(PY))" -m nbstripout --keep-id | "$(abspath $(PY))" tools/kernelspec_filter.py' && \
 	  git config filter.nbstripout.smudge cat && \
 	  git config filter.nbstripout.required true && \
 	  git config filter.nbstripout.extrakeys "$(NBSTRIPOUT_EXTRA_KEYS)" && \
 	  git config diff.ipynb.textconv '"$(abspath $(PY))" -m nbstripout --keep-id -t'; \
-	fi && \
-	touch $@ && echo "[time] install: $$(( $$(date +%s) - start )) s"
+	fi && touch $@
 
-data: $(STAMP)
+data: $(STAMP) $(GIT_FILTER)
 	$(PY) -m mnistlib fetch
 
 # The site test drives Debian's headless Chromium (no browser download): install it when missing.
@@ -178,11 +186,16 @@ bench: data
 	$(PY) benchmarks/chapters.py smoke quick
 
 # ruff, pinned in the test extras: lint everything (notebooks included), check the format (notebooks excluded).
+# jactionlint, pinned there too (a fork of actionlint whose wheel carries the binary: nothing is downloaded from
+# GitHub), checks the GitHub workflows with actionlint's checks (its correctness profile), offline, and the same
+# on every machine: no shellcheck or pyflakes on run: scripts, even where they are installed.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/jactionlint --profile correctness --no-online --shellcheck= --pyflakes= --strict-exit \
+	  .github/workflows/*.yml
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) $(GIT_FILTER)
 	@start=$$(date +%s); \
 	$(PY) -m pytest tests -m "not book and not lab" -q; rc=$$?; \
 	echo "[time] unit tests: $$(( $$(date +%s) - start )) s"; exit $$rc

@@ -5,10 +5,12 @@ Introduced in chapter 01 (``01_idx_format``).
 
 from __future__ import annotations
 
+import os
 import platform
 import random
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from myst_nb import glue
@@ -90,5 +92,23 @@ def setup(
         print(versions())
         names = [n for d in data for n in datasets.DEFAULT_FILES[d]]
         if names:
-            print(datasets.provenance_report(names))
+            files = datasets.provenance_report(names).splitlines()[1:]  # its first line names the setting only
+            print("\n".join([_data_folder_line(), *files]))
     return profile
+
+
+def _data_folder_line() -> str:
+    """The line naming the data folder this session reads, as the setup cell prints it above the files' provenance.
+
+    The folder itself (``$MNISTLIB_DATA`` resolved, or pooch's cache when it is not set), with the home folder
+    written ``~``, and the name the lines below give it: ``data folder: $MNISTLIB_DATA = ~/data``.
+    """
+    folder = datasets.data_dir()
+    try:
+        inside = folder.relative_to(Path.home().resolve())
+        shown = "~" if inside == Path() else f"~/{inside.as_posix()}"
+    except (ValueError, RuntimeError, KeyError):  # outside the home folder, or no home folder to be had
+        shown = folder.as_posix()
+    if os.environ.get(datasets.ENV_VAR, "").strip():
+        return f"data folder: ${datasets.ENV_VAR} = {shown}"
+    return f"data folder: <mnistlib cache> = {shown} (pooch's cache for mnistlib: ${datasets.ENV_VAR} is not set)"

@@ -3,6 +3,9 @@
 import functools
 import os
 
+import numpy as np
+import pytest
+
 from mnistlib import bench, models
 
 
@@ -18,7 +21,34 @@ def test_training_throughput_reports_consistent_figures(data_root):
 def test_scaling_fits_a_line_through_every_size(data_root):
     r = bench.scaling(functools.partial(models.softmax_regression), sizes=(256, 512, 1024))
     assert r["sizes"] == [256, 512, 1024] and len(r["seconds"]) == 3 and all(s > 0 for s in r["seconds"])
-    assert r["r2"] <= 1.0
+    # Whatever the times measured (they vary with the machine's load), the line is their least-squares line and r2
+    # its coefficient of determination, which for a line is the squared correlation of sizes and seconds.
+    slope, intercept = np.polyfit(r["sizes"], r["seconds"], 1)
+    assert r["seconds_per_1000"] == pytest.approx(1000 * slope) and r["intercept"] == pytest.approx(intercept)
+    assert r["r2"] == pytest.approx(np.corrcoef(r["sizes"], r["seconds"])[0, 1] ** 2)
+
+
+def _measured(monkeypatch, seconds_at: dict[int, float]) -> None:
+    """bench.training_throughput as if an epoch of n images took seconds_at[n]."""
+
+    def throughput(build_fn, n, batch_size=128):
+        return {"train_images_per_second": n / seconds_at[n]}
+
+    monkeypatch.setattr(bench, "training_throughput", throughput)
+
+
+def test_scaling_recovers_a_known_line_and_its_r2(monkeypatch):
+    """Times on an exact line give its slope, intercept and r2 = 1; times off it the r2 worked out by hand."""
+    _measured(monkeypatch, {n: 0.002 * n + 0.5 for n in (1_000, 4_000, 16_000)})
+    r = bench.scaling(models.softmax_regression, sizes=(1_000, 4_000, 16_000))
+    assert r["seconds"] == pytest.approx([2.5, 8.5, 32.5])
+    assert r["seconds_per_1000"] == pytest.approx(2.0) and r["intercept"] == pytest.approx(0.5)
+    assert r["r2"] == pytest.approx(1.0)
+    # sizes 1 to 4, seconds 1, 3, 2, 5: Sxy = 5.5, Sxx = 5, Syy = 8.75; slope 1.1, intercept 0, r2 = 5.5² / (5 × 8.75)
+    _measured(monkeypatch, {1: 1.0, 2: 3.0, 3: 2.0, 4: 5.0})
+    r = bench.scaling(models.softmax_regression, sizes=(1, 2, 3, 4))
+    assert r["seconds_per_1000"] == pytest.approx(1100.0) and r["intercept"] == pytest.approx(0.0, abs=1e-12)
+    assert r["r2"] == pytest.approx(121 / 175)
 
 
 def test_augmentation_overhead_alternates_and_sees_a_heavier_model(data_root):

@@ -1,9 +1,11 @@
 """House rules of the book, checked on every run."""
 
 import ast
+import importlib.util
 import json
 import re
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -116,6 +118,61 @@ def test_git_strips_outputs_as_notebooks_are_committed():
     stripped = json.loads(through_filter(run))
     assert not saved_outputs(stripped) and stripped == notebook
     assert through_filter(notebook) == committed_text, "the filter changes a committed notebook: cell ids, format?"
+
+
+def _kernelspec_filter():
+    """tools/kernelspec_filter.py, the second half of the git filter, as a module."""
+    spec = importlib.util.spec_from_file_location("kernelspec_filter", ROOT / "tools" / "kernelspec_filter.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_with_the_books_kernelspec(nb):
+    notebook, where = committed(nb)
+    assert notebook["metadata"]["kernelspec"] == _kernelspec_filter().KERNELSPEC, where
+
+
+def test_a_kernelspec_that_jupyterlab_writes_is_no_change_to_git():
+    """Issue 34, 5: JupyterLab writes the display name of the kernel it started (`make venv`'s: the Makefile's
+    KERNEL_NAME) into metadata.kernelspec and autosaves it, so opening a chapter showed it modified in `git status`.
+    git's filter (.gitattributes, the Makefile) now gives such a notebook the blob it had: git hashes the file as
+    `git status` and `git add` do, through the filter, and finds the committed blob."""
+    clean = subprocess.run(["git", "config", "filter.nbstripout.clean"], cwd=ROOT, capture_output=True, text=True)
+    assert "tools/kernelspec_filter.py" in clean.stdout, (
+        f"the git filter is not the Makefile's ({clean.stdout.strip()!r}): `make venv` configures it again"
+    )
+    display = re.search(r"^KERNEL_NAME := (.+)$", (ROOT / "Makefile").read_text(), re.M).group(1).strip()
+    for nb in (CHAPTERS[0], NOTEBOOKS[-1]):
+        path = nb.relative_to(ROOT).as_posix()
+        blob = subprocess.run(["git", "rev-parse", f"HEAD:{path}"], cwd=ROOT, capture_output=True, text=True)
+        committed_text = subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True, text=True)
+        kernelspecs = [
+            {"display_name": display, "language": "python", "name": "python3"},  # JupyterLab, the project's kernel
+            {"display_name": ".venv (Python 3.11.7)", "language": "python", "name": ".venv"},  # another editor
+            {"name": "python3", "display_name": "Python 3"},
+        ]
+        for kernelspec in kernelspecs:
+            opened = json.loads(committed_text.stdout)
+            assert opened["metadata"]["kernelspec"] != kernelspec
+            opened["metadata"]["kernelspec"] = kernelspec
+            opened["metadata"]["language_info"] = {"name": "python", "version": "3.11.7", "mimetype": "text/x-python"}
+            saved = json.dumps(opened, indent=1, ensure_ascii=False) + "\n"  # JupyterLab's layout: keys in its order
+            hashed = subprocess.run(
+                ["git", "hash-object", "--path", path, "--stdin"], cwd=ROOT, input=saved, capture_output=True, text=True
+            )
+            assert hashed.returncode == 0, hashed.stderr
+            assert hashed.stdout == blob.stdout, f"{path} with the kernelspec {kernelspec} is a change to git"
+
+
+def test_the_kernelspec_filter_refuses_what_is_not_a_notebook():
+    """The filter is required: a filter that wrote nothing would commit an empty notebook."""
+    for text in ("", "{not json", "[]", '{"cells": []}'):
+        done = subprocess.run(
+            [sys.executable, "tools/kernelspec_filter.py"], cwd=ROOT, input=text, capture_output=True, text=True
+        )
+        assert done.returncode == 1 and done.stdout == "" and "could not be read" in done.stderr, text
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)

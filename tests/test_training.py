@@ -74,6 +74,10 @@ def test_fit_needs_validation_for_validation_callbacks(tiny):
     x, y = tiny
     with pytest.raises(ValueError, match="need validation_data"):
         training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=1, early_stopping=2)
+    # Each of the three is refused on its own (no test failed when target_accuracy left the guard).
+    for setting in ({"target_accuracy": 0.9}, {"reduce_lr": True}):
+        with pytest.raises(ValueError, match="need validation_data"):
+            training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=1, **setting)
 
 
 def test_fit_replays_learning_rates(tiny):
