@@ -293,6 +293,11 @@ class PairedComparison:
         """How many fewer errors ``better`` makes than ``worse`` (negative: more)."""
         return self.errors_worse - self.errors_better
 
+    @property
+    def p_text(self) -> str:
+        """The p-value as a sentence quotes it: ``p < 0.001``, else ``p = 0.012`` (three decimals)."""
+        return "p < 0.001" if self.p_value < 0.001 else f"p = {self.p_value:.3f}"
+
     def holds(self, alpha: float = 0.01) -> bool:
         """True when ``better`` makes fewer errors and McNemar's p-value is below ``alpha``."""
         return self.margin > 0 and self.p_value < alpha
@@ -303,7 +308,7 @@ class PairedComparison:
             f"{self.claim}: on {self.n:,} {self.digits}, {self.better} makes {self.errors_better:,} errors and "
             f"{self.worse} {self.errors_worse:,} ({self.margin:+,} for {self.better}); they disagree on "
             f"{self.only_better + self.only_worse:,} digits, {self.only_better:,} of which only {self.better} gets "
-            f"right; McNemar's exact p = {self.p_value:.2g}"
+            f"right; McNemar's exact test: {self.p_text}"
         )
 
     def as_dict(self) -> dict:

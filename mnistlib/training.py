@@ -123,23 +123,27 @@ class EpochTimer(keras.callbacks.Callback):
 class StepLosses(keras.callbacks.Callback):
     """The training loss of every step, in ``losses``.
 
-    Keras reports, after each step, the mean loss of the epoch so far; the loss of step ``k`` of an epoch is
-    recovered from two consecutive means, ``k * mean_k - (k - 1) * mean_(k-1)``. Asking for the logs after
-    every step costs a little speed, so :func:`fit` adds this callback only when ``step_losses=True``.
+    Keras reports, after each step, the mean loss of the epoch so far, each step weighted by its number of
+    digits; with ``W_k`` the digits of the epoch's first ``k`` steps and ``w_k`` those of step ``k``, the loss
+    of step ``k`` is ``(W_k * mean_k - W_(k-1) * mean_(k-1)) / w_k``. Asking for the logs after every step
+    costs a little speed, so :func:`fit` adds this callback only when ``step_losses=True``.
     """
 
-    def __init__(self):
+    def __init__(self, n_samples: int, batch_size: int):
         super().__init__()
+        self.n_samples, self.batch_size = int(n_samples), int(batch_size)
         self.losses: list[float] = []
-        self._mean = 0.0
+        self._mean = self._seen = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._mean = 0.0
+        self._mean = self._seen = 0.0
 
     def on_train_batch_end(self, batch, logs=None):
         mean = float((logs or {})["loss"])
-        self.losses.append((batch + 1) * mean - batch * self._mean)
-        self._mean = mean
+        size = min(self.batch_size, self.n_samples - batch * self.batch_size)
+        seen = self._seen + size
+        self.losses.append((seen * mean - self._seen * self._mean) / size)
+        self._mean, self._seen = mean, seen
 
 
 class StopAtAccuracy(keras.callbacks.Callback):
@@ -297,7 +301,7 @@ def fit(
         )
     if target_accuracy is not None:
         cbs.append(StopAtAccuracy(target_accuracy))
-    steps = StepLosses() if step_losses else None
+    steps = StepLosses(len(x), batch_size) if step_losses else None
     if steps is not None:
         cbs.append(steps)
     build_step_variables(model, x, y)

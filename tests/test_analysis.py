@@ -117,3 +117,43 @@ def test_ensemble_predictions_average_probabilities_not_votes():
         analysis.ensemble_predictions([a, a[:1]])
     with pytest.raises(ValueError, match="one or more"):
         analysis.ensemble_predictions([])
+
+
+def test_mcnemar_is_the_exact_binomial_test_of_the_disagreements():
+    from scipy.stats import binomtest
+
+    rng = np.random.default_rng(0)
+    for b, c in [(3, 10), (100, 160), (5, 5), (700, 600), (0, 9)]:
+        both = rng.random(50) < 0.5  # digits both get right, or both wrong: they change nothing
+        right_a = np.r_[np.ones(b, bool), np.zeros(c, bool), both]
+        right_b = np.r_[np.zeros(b, bool), np.ones(c, bool), both]
+        found = analysis.mcnemar(right_a, right_b)
+        assert found[:2] == (b, c) and np.isclose(found[2], binomtest(b, b + c, 0.5).pvalue, rtol=1e-9)
+        assert analysis.mcnemar(right_b, right_a) == (c, b, found[2]), "symmetric in the two"
+    assert analysis.mcnemar(np.ones(4, bool), np.ones(4, bool)) == (0, 0, 1.0)
+    with pytest.raises(ValueError, match="one length"):
+        analysis.mcnemar(np.ones(3, bool), np.ones(4, bool))
+
+
+def test_a_lesson_holds_only_with_fewer_errors_beyond_noise():
+    right_better = np.r_[np.ones(60, bool), np.zeros(10, bool), np.ones(900, bool)]
+    right_worse = np.r_[np.zeros(60, bool), np.ones(10, bool), np.ones(900, bool)]
+    lesson = analysis.paired_comparison(
+        "06_augmentation", "claim", better="a", worse="b", right_better=right_better, right_worse=right_worse
+    )
+    assert (lesson.errors_better, lesson.errors_worse, lesson.margin, lesson.n) == (10, 60, 50, 970)
+    assert (lesson.only_better, lesson.only_worse) == (60, 10) and lesson.p_value < 1e-9
+    assert lesson.holds() and lesson.p_text == "p < 0.001" and "+50 for a" in lesson.describe()
+    reversed_ = analysis.paired_comparison(
+        "06_augmentation", "claim", better="b", worse="a", right_better=right_worse, right_worse=right_better
+    )
+    assert not reversed_.holds() and reversed_.margin == -50, "the wrong direction never holds"
+    close = analysis.paired_comparison(
+        "06_augmentation",
+        "claim",
+        better="a",
+        worse="b",
+        right_better=np.r_[np.ones(12, bool), np.zeros(8, bool)],
+        right_worse=np.r_[np.zeros(12, bool), np.ones(8, bool)],
+    )
+    assert close.margin == 4 and not close.holds() and close.p_text.startswith("p = 0.")

@@ -222,3 +222,24 @@ def test_the_full_scale_column_goes_last_without_a_test_accuracy(reference):
     out = results.with_reference(table, path=reference)  # the chapter from each row's column
     assert list(out.columns) == ["chapter", "params", "val_accuracy", results.REFERENCE_COLUMN]
     assert out[results.REFERENCE_COLUMN].tolist() == [0.9251]
+
+
+def test_lessons_are_recorded_per_chapter_and_a_damaged_file_is_named(artifacts):
+    from mnistlib import analysis
+
+    def lesson(chapter, n_wrong):
+        right = np.r_[np.ones(100, bool), np.zeros(n_wrong, bool)]
+        return analysis.paired_comparison(
+            chapter, "claim", better="a", worse="b", right_better=np.ones(len(right), bool), right_worse=right
+        )
+
+    assert results.load_lessons("quick") == {}
+    results.record_lesson(lesson("06_augmentation", 20), profile="quick")
+    results.record_lesson(lesson("07_batch_normalization", 5), profile="quick")
+    results.record_lesson(lesson("06_augmentation", 30), profile="quick")  # a rerun replaces its chapter's record
+    recorded = results.load_lessons("quick")
+    assert set(recorded) == {"06_augmentation", "07_batch_normalization"}
+    assert recorded["06_augmentation"]["margin"] == 30 and recorded["07_batch_normalization"]["margin"] == 5
+    results.lessons_path("quick").write_text("[1, 2")
+    with pytest.raises(results.LedgerError, match="lessons.json.*damaged"):
+        results.load_lessons("quick")

@@ -321,3 +321,20 @@ def test_build_step_variables_keeps_a_loaded_optimizer_and_refuses_an_uncompiled
     bare = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)], name="bare")
     with pytest.raises(ValueError, match="'bare' is not compiled"):
         training.build_step_variables(bare, x, y)
+
+
+def test_step_losses_are_each_steps_own_loss(tiny):
+    """Weighted by the digits of each step (the last one short), the step losses average to Keras's epoch loss."""
+    x, y = tiny[0][:150], tiny[1][:150]
+    result = training.fit(
+        models.softmax_regression(), x, y, validation_data=None, epochs=2, batch_size=64, step_losses=True, verbose=0
+    )
+    losses, sizes = np.array(result.history["step_loss"]), np.array([64, 64, 22])
+    assert len(losses) == 6
+    for epoch in range(2):
+        mean = (losses[3 * epoch : 3 * epoch + 3] * sizes).sum() / sizes.sum()
+        assert np.isclose(mean, result.history["loss"][epoch], rtol=1e-4)
+    assert (
+        "step_loss"
+        not in training.fit(models.softmax_regression(), x, y, validation_data=None, epochs=1, verbose=0).history
+    )
