@@ -148,6 +148,9 @@ def main(profiles: list[str], only: list[str] | None = None) -> None:
                 )
                 if done.returncode != 0:  # the rows measured so far are kept: a rerun needs only the rest
                     if rows:
+                        os.environ[training.ARTIFACTS_ENV] = artifacts
+                        best_models(results.load_ledger(profile), rows)
+                        lessons(results.load_lessons(profile), rows)
                         out[profile] = {**out.get(profile, {}), "chapters": rows}
                         OUT.write_text(json.dumps(out, indent=1) + "\n")
                     sys.exit(f"{nb.name} failed in the {profile} profile:\n{done.stderr[-3000:]}")

@@ -284,7 +284,7 @@ def get_profile(chapter: str | None = None, name: str | None = None) -> Profile:
     """Return the active profile (``MNISTBOOK_PROFILE``, default ``quick``), tuned for ``chapter``.
 
     ``name`` overrides the environment. An unknown name raises
-    :class:`ProfileError` listing the valid ones. Introduced in chapter 08 (``08_resnet_qmnist``).
+    :class:`ProfileError` listing the valid ones. Introduced in chapter 07 (``07_batch_normalization``).
     """
     source = "argument name"
     if name is None:

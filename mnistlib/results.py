@@ -445,7 +445,7 @@ def load_reference(path: str | os.PathLike = REFERENCE) -> pd.DataFrame:
     """The committed full-profile results (empty if none); columns of the ledger plus ``machine`` and ``keras``.
 
     A damaged file raises :class:`LedgerError`, as :func:`load_ledger` does.
-    Introduced in chapter 10 (``10_results_and_ensembles``).
+    Introduced in chapter 07 (``07_batch_normalization``).
     """
     return _read_table(Path(path), COLUMNS + ["machine", "keras"], _REFERENCE_RECOVERY)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix
 
-from mnistlib import analysis
+from mnistlib import analysis, chapters
 
 rng = np.random.default_rng(3)
 Y = rng.integers(0, 10, 2_000)
@@ -139,17 +139,17 @@ def test_a_lesson_holds_only_with_fewer_errors_beyond_noise():
     right_better = np.r_[np.ones(60, bool), np.zeros(10, bool), np.ones(900, bool)]
     right_worse = np.r_[np.zeros(60, bool), np.ones(10, bool), np.ones(900, bool)]
     lesson = analysis.paired_comparison(
-        "06_augmentation", "claim", better="a", worse="b", right_better=right_better, right_worse=right_worse
+        chapters.AUGMENTATION, "claim", better="a", worse="b", right_better=right_better, right_worse=right_worse
     )
     assert (lesson.errors_better, lesson.errors_worse, lesson.margin, lesson.n) == (10, 60, 50, 970)
     assert (lesson.only_better, lesson.only_worse) == (60, 10) and lesson.p_value < 1e-9
     assert lesson.holds() and lesson.p_text == "p < 0.001" and "+50 for a" in lesson.describe()
     reversed_ = analysis.paired_comparison(
-        "06_augmentation", "claim", better="b", worse="a", right_better=right_worse, right_worse=right_better
+        chapters.AUGMENTATION, "claim", better="b", worse="a", right_better=right_worse, right_worse=right_better
     )
     assert not reversed_.holds() and reversed_.margin == -50, "the wrong direction never holds"
     close = analysis.paired_comparison(
-        "06_augmentation",
+        chapters.AUGMENTATION,
         "claim",
         better="a",
         worse="b",

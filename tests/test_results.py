@@ -234,12 +234,12 @@ def test_lessons_are_recorded_per_chapter_and_a_damaged_file_is_named(artifacts)
         )
 
     assert results.load_lessons("quick") == {}
-    results.record_lesson(lesson("06_augmentation", 20), profile="quick")
-    results.record_lesson(lesson("07_batch_normalization", 5), profile="quick")
-    results.record_lesson(lesson("06_augmentation", 30), profile="quick")  # a rerun replaces its chapter's record
+    results.record_lesson(lesson(chapters.AUGMENTATION, 20), profile="quick")
+    results.record_lesson(lesson(chapters.BATCH_NORMALIZATION, 5), profile="quick")
+    results.record_lesson(lesson(chapters.AUGMENTATION, 30), profile="quick")  # a rerun replaces its chapter's record
     recorded = results.load_lessons("quick")
-    assert set(recorded) == {"06_augmentation", "07_batch_normalization"}
-    assert recorded["06_augmentation"]["margin"] == 30 and recorded["07_batch_normalization"]["margin"] == 5
+    assert set(recorded) == {chapters.AUGMENTATION, chapters.BATCH_NORMALIZATION}
+    assert recorded[chapters.AUGMENTATION]["margin"] == 30 and recorded[chapters.BATCH_NORMALIZATION]["margin"] == 5
     results.lessons_path("quick").write_text("[1, 2")
     with pytest.raises(results.LedgerError, match="lessons.json.*damaged"):
         results.load_lessons("quick")
