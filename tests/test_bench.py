@@ -105,7 +105,7 @@ def test_readme_quotes_the_last_chapter_benchmark():
     assert float(scaled[1].replace(",", "")) == bench.CALIBRATION_RATE
     reference = bench.timings_at_reference_speed(timings, bench.CALIBRATION_RATE)
     at_reference = {p: round(sum(reference[p].values()) / 60) for p in quoted}
-    assert {"quick": int(scaled[2]), "smoke": int(scaled[3])} == at_reference, f"at the calibration speed: {at_reference}"
+    assert {"quick": int(scaled[2]), "smoke": int(scaled[3])} == at_reference, f"calibration speed: {at_reference}"
 
 
 def test_notebook_fingerprint_follows_the_cells_not_the_outputs(tmp_path):
