@@ -90,7 +90,7 @@ KERNEL_NAME := MNIST book (.venv)
 NBSTRIPOUT_EXTRA_KEYS := cell.metadata.user_expressions $(foreach k,codemirror_mode file_extension mimetype \
   nbconvert_exporter pygments_lexer version,metadata.language_info.$(k))
 
-.PHONY: book html test bench venv data browser lint test-unit test-notebooks test-book test-lab lab clean help
+.PHONY: book html test bench full-gpu venv data browser lint test-unit test-notebooks test-book test-lab lab clean help
 
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
@@ -99,6 +99,8 @@ help:
 	@echo "             the site in Chromium, the chapters in JupyterLab"
 	@echo "make bench  - speed figures (IDX reading, every model's throughput, scaling) into book/benchmark_results.*,"
 	@echo "              then every chapter's wall time and peak memory, smoke and quick, into book/chapter_timings.json"
+	@echo "make full-gpu BUDGET_S=600 - on a GPU: chapter 08's ResNet and chapter 11's M5, M3, M7 in the full profile"
+	@echo "             (Keras on JAX, no Jupyter), as many as fit in BUDGET_S seconds, into book/reference_results.csv"
 	@echo "make data   - download and verify MNIST and QMNIST into MNISTLIB_DATA"
 	@echo "make lab    - JupyterLab on chapters/ with the project's kernel (MNISTBOOK_PROFILE, MNISTLIB_DATA from the shell)"
 	@echo "make clean  - remove _build (keeps .venv and data)"
@@ -184,6 +186,19 @@ test: data
 bench: data
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/chapters.py smoke quick
+
+# benchmarks/full_gpu.py: the full profile of chapter 08's ResNet and chapter 11's networks as scripts on Keras's JAX
+# backend, planned to fit BUDGET_S seconds (it times the networks first), rows exported to book/reference_results.csv.
+# No venv is made or installed here: a GPU machine may be offline with its libraries already installed, so
+# `make full-gpu PY=python3` runs that Python (it needs jax with its GPU plugin, keras and the book's pins; no
+# Jupyter, no TensorFlow). FULL_GPU_FLAGS passes more options (e.g. --plan-only, --out report.json).
+BUDGET_S ?= 3600
+FULL_GPU_FLAGS ?=
+full-gpu:
+	@command -v "$(PY)" >/dev/null 2>&1 || { echo "$(PY) not found: run make venv first (then install jax with its" \
+	  "GPU plugin into it), or name a Python that has them: make full-gpu PY=python3" >&2; exit 1; }
+	KERAS_BACKEND=jax PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" "$(PY)" benchmarks/full_gpu.py \
+	  --budget-s "$(BUDGET_S)" $(FULL_GPU_FLAGS)
 
 # ruff, pinned in the test extras: lint everything (notebooks included), check the format (notebooks excluded).
 # jactionlint, pinned there too (a fork of actionlint whose wheel carries the binary: nothing is downloaded from

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from myst_nb import glue
 
 from . import datasets, plots, profiles
 from .version import __version__
@@ -45,6 +44,8 @@ class Prose:
     def __setattr__(self, name: str, value) -> None:
         if not name.isidentifier() or name.startswith("_"):
             raise AttributeError(f"Prose: {name!r} is not a public name")
+        from myst_nb import glue  # here, not at import: scripts (benchmarks/full_gpu.py) run without Jupyter
+
         text = Text(value)
         object.__setattr__(self, name, text)
         glue(name, text, display=False)

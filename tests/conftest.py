@@ -1,6 +1,8 @@
+import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The strict smoke build goes here, apart from the book that `make book` builds.
 BUILD_OUT = ROOT / "_build" / "smoke"
 HTML = BUILD_OUT / "_build" / "html"
+
+
+def benchmark_script(name: str):
+    """benchmarks/<name>.py imported as the module ``name`` (once per session), for tests of its functions."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before it runs: dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ yet done. This test fails until one of the two has happened.
 import re
 
 import pytest
+from conftest import benchmark_script
 
 from mnistlib import chapters, models, results
 
@@ -28,6 +29,12 @@ def expected_params(model: str, backend: str, cache: dict) -> int:
     if backend == "scikit-learn":
         return LINEAR_PARAMS
     base = TRAINING_SUFFIXES.sub("", model)
+    network = re.fullmatch(r"m(\d+)", base)
+    if network:  # chapter 11's M3, M5, M7: defined in the chapter's cell, built as benchmarks/full_gpu.py builds them
+        key = ("m_model", int(network.group(1)))
+        if key not in cache:
+            cache[key] = benchmark_script("full_gpu").chapter_11_models()["m_model"](key[1]).count_params()
+        return cache[key]
     name, config = VARIANTS.get(base, (base, {}))
     if name not in models.BUILDERS:
         pytest.fail(f"reference row {model!r}: no builder named {name!r}; teach this test how the model is built")
@@ -60,3 +67,11 @@ def test_the_check_catches_a_stale_row(tmp_path, monkeypatch):
     expected = f"{chapters.RESNET_QMNIST}/resnet: 8,606,666 in the file, 8,764,426 built now"
     with pytest.raises(AssertionError, match=expected):
         test_every_reference_row_has_its_builders_parameter_count()
+
+
+def test_chapter_11s_networks_are_counted_from_the_chapter():
+    """Rows of benchmarks/full_gpu.py's run of chapter 11 (m5_seed0_refit, ...) are checked against the chapter's
+    own m_model: M5 has 1,129,160 parameters at its published width (the chapter's check)."""
+    cache: dict = {}
+    assert expected_params("m5_seed0_refit", "jax", cache) == 1_129_160
+    assert expected_params("m3_seed4_refit", "jax", cache) == 1_126_280  # M3: ten convolutions of 3x3
