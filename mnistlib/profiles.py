@@ -174,7 +174,7 @@ def _frozen(d: dict) -> Mapping:
 
 # Per-chapter overrides live here and nowhere else. Chapters not listed use the profile's defaults. The
 # quick profile's choices are measured in the performance appendix (book/chapter_timings.json): each chapter
-# within its time budget on two CPU cores, the CNN chapters above the book's floor of 0.985.
+# within its time budget on two CPU cores, and each chapter from 05 on showing its lesson beyond noise.
 PROFILES: Mapping[str, Profile] = MappingProxyType(
     {
         "smoke": Profile(
@@ -236,7 +236,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                     chapters.BATCH_NORMALIZATION: {"max_samples": 12_000, "max_epochs": 2, "max_val": 2_000},
                     # The lesson (shortcuts let a deep stack train) needs depth, not width: experiment A's full depth
                     # (3, 4, 6 blocks, identity blocks included) at an eighth of its filters, on 4,000 digits for three
-                    # epochs, trains with its shortcuts and stalls near chance without them. Tracing the 49-layer
+                    # epochs, trains with its shortcuts and stalls near chance without them. Tracing the 40-convolution
                     # training step dominates each run, so more digits would cost little more; these suffice.
                     chapters.RESNET_QMNIST: {
                         "max_samples": 4_000,
