@@ -90,7 +90,7 @@ KERNEL_NAME := MNIST book (.venv)
 NBSTRIPOUT_EXTRA_KEYS := cell.metadata.user_expressions $(foreach k,codemirror_mode file_extension mimetype \
   nbconvert_exporter pygments_lexer version,metadata.language_info.$(k))
 
-.PHONY: book html test bench full-gpu venv data browser lint test-unit test-notebooks test-book test-lab lab clean help
+.PHONY: book html test bench chapter full-gpu venv data browser lint test-unit test-notebooks test-book test-lab lab clean help
 
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
@@ -101,6 +101,8 @@ help:
 	@echo "              then every chapter's wall time and peak memory, smoke and quick, into book/chapter_timings.json"
 	@echo "make full-gpu BUDGET_S=600 - on a GPU: chapter 08's ResNet and chapter 11's M5, M3, M7 in the full profile"
 	@echo "             (Keras on JAX, no Jupyter), as many as fit in BUDGET_S seconds, into book/reference_results.csv"
+	@echo "make chapter NB=chapters/NN_slug.ipynb - one chapter as the build runs it, smoke and quick, its timing rows"
+	@echo "             recorded in book/chapter_timings.json (the cheap part of make bench)"
 	@echo "make data   - download and verify MNIST and QMNIST into MNISTLIB_DATA"
 	@echo "make lab    - JupyterLab on chapters/ with the project's kernel (MNISTBOOK_PROFILE, MNISTLIB_DATA from the shell)"
 	@echo "make clean  - remove _build (keeps .venv and data)"
@@ -186,6 +188,16 @@ test: data
 bench: data
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/chapters.py smoke quick
+
+# One chapter as the build runs it (nbclient, a fresh artifacts folder, so earlier chapters' models it needs are
+# trained as their chapters train them), in the smoke and quick profiles; its rows in book/chapter_timings.json are
+# replaced, the other chapters' kept. The cheap way to time a new or changed chapter: make bench takes about an hour.
+NB ?=
+chapter:
+	@test -n "$(NB)" || { echo "name the notebook: make chapter NB=chapters/NN_slug.ipynb" >&2; exit 2; }
+	@test -f "$(NB)" || { echo "make chapter: no notebook $(NB) (give its path, e.g. chapters/05_cnn.ipynb)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory data
+	$(PY) benchmarks/chapters.py smoke quick --only $(basename $(notdir $(NB)))
 
 # benchmarks/full_gpu.py: the full profile of chapter 08's ResNet and chapter 11's networks as scripts on Keras's JAX
 # backend, planned to fit BUDGET_S seconds (it times the networks first), rows exported to book/reference_results.csv.

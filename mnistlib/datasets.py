@@ -704,6 +704,11 @@ def _download(
 
     ``aside``: an unverified local copy, kept as ``<name>.corrupt`` once the verified one is in place.
     """
+    if not entry.urls:  # a dataset published nowhere we can reach: its files come only from an offline copy
+        return None, (
+            f"{entry.name} has no download mirror (its DataFile lists none): put the file in "
+            f"{target.parent} (the offline copy, e.g. ../shared/data/{entry.dataset}/ through .ci/offline-data.sh)"
+        )
     errors: list[tuple[str, BaseException]] = []
     for url in entry.urls:
         for attempt in range(attempts):
@@ -753,9 +758,8 @@ def _missing_message(names: Sequence[str], base: Path, why: str) -> str:
     ]
     for folder in dict.fromkeys(e.dataset for e in entries):
         group = [e for e in entries if e.dataset == folder]
-        lines.append(
-            f"  missing from {base / folder}: {', '.join(e.name for e in group)} (published at {group[0].mirrors[0]})"
-        )
+        where = f"published at {group[0].mirrors[0]}" if group[0].mirrors else "no download mirror: offline copy only"
+        lines.append(f"  missing from {base / folder}: {', '.join(e.name for e in group)} ({where})")
     lines.append(f"  Not downloaded: {why}.")
     return "\n".join(lines)
 

@@ -147,7 +147,7 @@ def test_loader_and_experiment_data_on_the_new_dataset(digits16, shared, monkeyp
     assert data.label == "DIGITS16 (verified)" and "DIGITS16 test" in data.provenance
     with pytest.raises(ValueError, match="split must be one of train, test, not 'valid'"):
         datasets.load_digits(NAME, "valid")
-    with pytest.raises(ValueError, match="dataset must be one of mnist, qmnist, digits16, not 'emnist'"):
+    with pytest.raises(ValueError, match=f"dataset must be one of {', '.join(datasets.DATASETS)}, not 'emnist'"):
         datasets.experiment_data(get_profile(name="full"), dataset="emnist")
 
 

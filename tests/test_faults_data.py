@@ -265,7 +265,10 @@ def test_registered_payload_sizes_are_the_real_payloads():
     """Each size the registry bounds verification with is the payload's real size (where the file is on disk)."""
     seen = 0
     for name, entry in datasets.REGISTRY.items():
-        assert entry.payload_size is not None, name
+        assert entry.payload_size is not None, (
+            f"{name}: its DataFile has no payload_size (the size in bytes of its decompressed payload, which bounds "
+            "verification: CONTRIBUTING.md, A new dataset)"
+        )
         path = datasets.locate(name)
         if path is not None and datasets.verify_file(path, name).trusted and path.stat().st_size < 2 << 20:
             assert len(gzip.decompress(path.read_bytes())) == entry.payload_size, name
