@@ -230,8 +230,8 @@ def build_step_variables(model: keras.Model, x, y) -> None:
     """Create the optimizer's and the compiled metrics' variables before ``model.fit`` first runs.
 
     Keras creates them inside the first training step, and a TensorFlow function that creates variables is
-    traced a second time without them (on two CPU cores, 1 December 2026: two epochs of chapter 08's smoke
-    ResNet on 256 digits took 11.5 s with the second trace, 6.2 s without). Built here instead, from one
+    traced a second time without them: a second trace of the step, about as slow as the first (the commit log
+    holds the measurement on chapter 08's network). Built here instead, from one
     digit of ``x`` in inference mode, the step is traced once (tested). Nothing trained changes: the
     optimizer's variables start at zero either way, the metrics are reset afterwards, and no layer draws a
     random number in inference mode (tested bit for bit). Already-built variables are left as they are, so
