@@ -31,8 +31,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # computes as the book's reference runs did. TF_ENABLE_ONEDNN_OPTS=1 turns them on (faster there, and that line).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from . import datasets, idx, profiles  # noqa: E402
-from .notebook import Prose, setup  # noqa: E402
+import importlib  # noqa: E402
+
 from .version import __version__  # noqa: E402
 
 __all__ = ["datasets", "idx", "profiles", "Prose", "setup", "__version__"]
+
+# Loaded when first used (PEP 562), so that ``import mnistlib.idx`` needs numpy alone: the setup cell's
+# ``mnistlib.setup`` brings Keras, pandas and myst_nb, which a script reading IDX files does not need.
+_LAZY = {"datasets": ".datasets", "idx": ".idx", "profiles": ".profiles", "Prose": ".notebook", "setup": ".notebook"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'mnistlib' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name], __name__)
+    value = module if module.__name__ == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -4,6 +4,8 @@ import io
 import lzma
 import os
 import struct
+import subprocess
+import sys
 import time
 import tracemalloc
 
@@ -307,3 +309,12 @@ def test_highly_compressible_payload_within_bounds():
     data = gzip.compress(header(0x08, *arr.shape) + arr.tobytes())
     assert len(data) * 64 < arr.nbytes
     np.testing.assert_array_equal(read_idx(data), arr)
+
+
+def test_the_idx_reader_imports_with_numpy_alone():
+    """``import mnistlib.idx`` loads neither Keras, TensorFlow, pandas, matplotlib nor myst_nb (the package's
+    ``__init__`` loads the notebook helpers only when first used)."""
+    heavy = ("keras", "tensorflow", "jax", "pandas", "matplotlib", "myst_nb", "pooch")
+    code = f"import sys, mnistlib.idx; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
