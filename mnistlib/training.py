@@ -180,6 +180,9 @@ class TrainResult:
     loaded: bool = False
     path: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: The class predicted for each test digit, set by ``results.evaluate_and_record`` (the one look at the test
+    #: set), so that a chapter compares two models' errors digit by digit without predicting again.
+    test_predictions: np.ndarray | None = None
 
     @property
     def epochs(self) -> int:
