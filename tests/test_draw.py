@@ -108,6 +108,26 @@ def test_a_normalization_layer_is_exported_as_constants(tmp_path):
     assert not any(isinstance(layer, keras.layers.Normalization) for layer in web.exportable(model).layers)
 
 
+def test_the_jupyterlab_widget_classifies_the_strokes_in_the_kernel(monkeypatch):
+    from mnistlib import models, web, widget
+
+    model = models.softmax_regression()
+    monkeypatch.delenv("MNISTBOOK_BUILD", raising=False)
+    w = widget.canvas({"softmax_regression": ("softmax regression", model)})
+    assert isinstance(w, widget.DrawDigitWidget)
+    w.strokes = DIGIT_STROKES[7]
+    image = draw.preprocess(draw.rasterise(DIGIT_STROKES[7]))
+    assert w.result["image"] == image.ravel().tolist()
+    expected = web.probabilities(model, image[None, :, :, None].astype(np.float32) / 255)[0]
+    assert np.allclose(w.result["probabilities"]["softmax regression"], expected, atol=1e-6)
+    w.raw = True
+    assert w.result["image"] == draw.shrink_only(draw.rasterise(DIGIT_STROKES[7])).ravel().tolist()
+    w.strokes = []
+    assert w.result == {}
+    monkeypatch.setenv("MNISTBOOK_BUILD", "1")
+    assert "draw_digit.js" in widget.canvas({}).data
+
+
 # ------------------------------------------------------------------------------------------ the page in the browser
 
 
