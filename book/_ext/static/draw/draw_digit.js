@@ -228,6 +228,9 @@
       img.data[4 * i + 3] = 255;
     }
     ctx.putImageData(img, 0, 0);
+    const side = 84 / Math.max(h, w); // shown at 84 CSS pixels on the longer side, keeping the aspect ratio
+    canvas.style.width = Math.round(w * side) + "px";
+    canvas.style.height = Math.round(h * side) + "px";
   }
 
   function mount(div) {
