@@ -90,7 +90,7 @@ KERNEL_NAME := MNIST book (.venv)
 NBSTRIPOUT_EXTRA_KEYS := cell.metadata.user_expressions $(foreach k,codemirror_mode file_extension mimetype \
   nbconvert_exporter pygments_lexer version,metadata.language_info.$(k))
 
-.PHONY: book html test bench chapter full-gpu venv data browser lint test-unit test-notebooks test-book test-lab lab clean help
+.PHONY: npm book html test bench chapter full-gpu venv data browser lint test-unit test-notebooks test-book test-lab lab clean help
 
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
@@ -132,7 +132,7 @@ $(STAMP): pyproject.toml
 	    "above says what is missing, e.g. Debian's python3-venv); nothing was kept" >&2; exit 1; }; \
 	fi; \
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip && \
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]" && \
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,web]" && \
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "$(KERNEL_NAME)" \
 	  --env TF_CPP_MIN_LOG_LEVEL 3 --env TF_ENABLE_ONEDNN_OPTS 0 >/dev/null && \
 	touch $@ && echo "[time] install: $$(( $$(date +%s) - start )) s"
@@ -175,8 +175,23 @@ book: data
 	echo "[time] make book ($(BOOK_PROFILE), after install): $$(( $$(date +%s) - start )) s"; exit $$rc
 	@echo "The book is in _build/html/index.html"
 
+# onnxruntime-web, which the page "Draw a digit" runs in the reader's browser: installed from the npm registry at the
+# version package-lock.json pins (book/_ext/book_draw.py copies its files into the site). Debian's nodejs and npm are
+# installed first when missing.
+ORT_STAMP := node_modules/.package-lock.json
+npm:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	fi
+
+$(ORT_STAMP): package.json package-lock.json
+	@$(MAKE) --no-print-directory npm
+	@start=$$(date +%s); npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@ && \
+	echo "[time] npm ci (onnxruntime-web): $$(( $$(date +%s) - start )) s"
+
 # The one way the book is built, by `make book` and by the test suite's strict build (tests/conftest.py).
-html: $(STAMP)
+html: $(STAMP) $(ORT_STAMP)
 	$(call fresh_cache,$(BOOK_OUT)/_build,$(BOOK_PROFILE))
 	MNISTBOOK_PROFILE=$(BOOK_PROFILE) $(VENV)/bin/jupyter-book build . --path-output $(BOOK_OUT) $(JB_FLAGS)
 

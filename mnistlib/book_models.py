@@ -50,6 +50,7 @@ class BookModel:
 
 
 BOOK_MODELS: dict[str, BookModel] = {
+    "softmax_regression": BookModel(chapters.LINEAR_MODELS, "softmax_regression", {"optimizer": "adam"}, epochs=20),
     "simple_cnn": BookModel(chapters.CNN, "simple_cnn", epochs=10, fit={"reduce_lr": True}),
     "vgg_like": BookModel(chapters.CNN, "vgg_like", epochs=10, fit={"reduce_lr": True}),
     "bn_cnn": BookModel(chapters.AUGMENTATION, "bn_cnn", epochs=30, fit={"reduce_lr": True}),

@@ -23,6 +23,7 @@ __all__ = [
     "RESULTS_AND_ENSEMBLES",
     "STATE_OF_THE_ART",
     "CHAPTERS",
+    "DRAW_A_DIGIT",
     "APPENDIX_PERFORMANCE",
     "PAGES",
 ]
@@ -54,8 +55,10 @@ CHAPTERS: tuple[str, ...] = (
     STATE_OF_THE_ART,
 )
 
-#: The performance appendix (``book/appendix_performance.ipynb``), the one executable page outside chapters/.
+#: The page where the reader draws a digit for the book's networks (``book/draw_a_digit.ipynb``).
+DRAW_A_DIGIT = "draw_a_digit"
+#: The performance appendix (``book/appendix_performance.ipynb``).
 APPENDIX_PERFORMANCE = "appendix_performance"
 
 #: Every executable page: what :func:`mnistlib.profiles.get_profile` accepts as a chapter.
-PAGES: tuple[str, ...] = (*CHAPTERS, APPENDIX_PERFORMANCE)
+PAGES: tuple[str, ...] = (*CHAPTERS, DRAW_A_DIGIT, APPENDIX_PERFORMANCE)
