@@ -69,6 +69,7 @@ TERMS: dict[str, tuple[str, ...]] = {
     "ensemble": (r"ensembles?",),
     "confusion matrix": (r"confusion matri(?:x|ces)",),
     "integrated gradients": (r"integrated gradients",),
+    "EMA": (r"EMA", r"exponential moving averages?"),
 }
 
 #: Phrases in which a term's word names something else; masked before terms are looked for.
