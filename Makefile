@@ -90,11 +90,12 @@ KERNEL_NAME := MNIST book (.venv)
 NBSTRIPOUT_EXTRA_KEYS := cell.metadata.user_expressions $(foreach k,codemirror_mode file_extension mimetype \
   nbconvert_exporter pygments_lexer version,metadata.language_info.$(k))
 
-.PHONY: npm book html test bench chapter full-gpu venv data browser lint test-unit test-notebooks test-book test-lab lab clean help
+.PHONY: npm book html pdf test bench chapter full-gpu venv data browser lint test-unit test-notebooks test-book test-lab lab clean help
 
 help:
 	@echo "make book   - build the HTML book into _build/html (profile: MNISTBOOK_PROFILE or PROFILE=$(PROFILE))"
 	@echo "             (limit per cell: by profile; CELL_TIMEOUT=SECONDS sets it, -1 for none)"
+	@echo "make pdf    - after make book: the PDF edition, _build/html/mnist-book.pdf (nothing executed again)"
 	@echo "make test   - ruff and jactionlint, unit tests, notebooks under nbval (smoke profile), strict book build,"
 	@echo "             the site in Chromium, the chapters in JupyterLab"
 	@echo "make bench  - speed figures (IDX reading, every model's throughput, scaling) into book/benchmark_results.*,"
@@ -153,14 +154,15 @@ $(GIT_FILTER): $(STAMP) Makefile
 data: $(STAMP) $(GIT_FILTER)
 	$(PY) -m mnistlib fetch
 
-# The site test drives Debian's headless Chromium (no browser download): install it when missing.
+# The site test drives Debian's headless Chromium (no browser download), which also prints the PDF; the PDF test
+# reads it with poppler-utils (pdftotext, pdfimages, pdftoppm): install them when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/pdftotext ]; then \
 	  start=$$(date +%s); \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver \
-	    >/dev/null && echo "[time] chromium install: $$(( $$(date +%s) - start )) s"; \
+	    poppler-utils >/dev/null && echo "[time] chromium, poppler-utils install: $$(( $$(date +%s) - start )) s"; \
 	fi
 
 # Clear a jupyter-book execution cache made with another library version or profile.
@@ -194,6 +196,18 @@ $(ORT_STAMP): package.json package-lock.json
 html: $(STAMP) $(ORT_STAMP)
 	$(call fresh_cache,$(BOOK_OUT)/_build,$(BOOK_PROFILE))
 	MNISTBOOK_PROFILE=$(BOOK_PROFILE) $(VENV)/bin/jupyter-book build . --path-output $(BOOK_OUT) $(JB_FLAGS)
+
+# The PDF edition from the book `make book` executed: Jupyter Book's singlehtml builder writes the whole book as one
+# page from the same execution cache (a chapter is executed only if its code changed since), headless Chromium
+# prints it (tools/make_pdf.py, book/_ext/static/book_print.css) into the site, which links it from its first page.
+PDF_NAME := mnist-book.pdf
+pdf: $(STAMP) browser
+	@test -f "$(BOOK_OUT)/_build/html/index.html" || { echo "no book in $(BOOK_OUT)/_build/html: run make book first" >&2; exit 1; }
+	@start=$$(date +%s); \
+	MNISTBOOK_PROFILE=$(BOOK_PROFILE) $(VENV)/bin/jupyter-book build . --path-output $(BOOK_OUT) --builder singlehtml \
+	  $(JB_FLAGS) && \
+	$(PY) tools/make_pdf.py "$(BOOK_OUT)/_build/singlehtml" "$(BOOK_OUT)/_build/html/$(PDF_NAME)" && \
+	echo "[time] make pdf: $$(( $$(date +%s) - start )) s"
 
 test: data
 	@start=$$(date +%s); \

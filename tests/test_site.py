@@ -5,8 +5,9 @@ what a reader meets: every page loads without JavaScript errors, every image
 has loaded, the table of contents lists every chapter in order, next/previous
 navigation walks the book, search finds "ResNet", math is typeset, and the
 launch and download buttons point where they should, and no table or printed output scrolls
-sideways. A screenshot of every
-page is saved to _build/screenshots for people to look at.
+sideways, and, in the theme's dark mode, every figure, equation and table cell is legible
+(test_page_is_legible_in_dark_mode: the criterion is written above it). A screenshot of every
+page, light and dark, is saved to _build/screenshots for people to look at.
 
 `make test` installs Debian's chromium and chromium-driver first (`make browser`).
 """
@@ -253,3 +254,92 @@ def test_exercises_are_numbered_and_a_solution_opens_when_clicked(site, browser,
     assert shown[0] > 0 and shown[1] > 20, f"the first solution did not open: {shown}"
     assert not any(browser.execute_script(heights)[1:]), "clicking one solution opened others"
     browser.save_screenshot(str(screenshots / "04_mlp-solution-opened.png"))
+
+
+# Dark mode (issue 37). The theme's dark mode must leave every figure, table and equation legible. The criterion,
+# measured on what the reader sees (a screenshot of each image element as rendered in dark mode, the theme's filter
+# and background included): a figure is drawn on its own light background, the ring of pixels along its edge
+# having a median relative luminance (WCAG) of at least DARK_FIGURE_MIN_BACKGROUND, and its ink (the darkest 0.2% of
+# its pixels: the text and lines of a plot) has a contrast ratio of at least DARK_MIN_CONTRAST with that background,
+# WCAG's 4.5:1 for text. A transparent figure with dark text fails the first test (the page behind it is dark).
+# Equations and table cells: their text colour against the first opaque background behind them, the same 4.5:1.
+DARK_FIGURE_MIN_BACKGROUND = 0.4
+DARK_MIN_CONTRAST = 4.5
+
+
+def _luminance(rgb):
+    """WCAG relative luminance of sRGB values in 0..255 (any array shape ending in 3)."""
+    import numpy as np
+
+    c = np.asarray(rgb, dtype=float) / 255.0
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return c @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def _contrast(l1: float, l2: float) -> float:
+    return (max(l1, l2) + 0.05) / (min(l1, l2) + 0.05)
+
+
+def figure_legibility(png: bytes) -> tuple[float, float]:
+    """(median luminance of the image's edge ring, contrast of its darkest 0.2% of pixels with that edge)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    lum = _luminance(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")))
+    ring = np.concatenate([lum[:3].ravel(), lum[-3:].ravel(), lum[:, :3].ravel(), lum[:, -3:].ravel()])
+    background = float(np.median(ring))
+    ink = float(np.percentile(lum, 0.2))
+    return background, _contrast(background, ink)
+
+
+DARK_TEXT_CONTRASTS = """
+const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+const lin = x => x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+const lum = c => { const v = c.slice(0, 3).map(x => lin(x / 255));
+                   return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+const behind = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+                        if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c; } return [255, 255, 255]; };
+const main = document.querySelector('main') || document.body;
+const items = Array.from(main.querySelectorAll('mjx-container, td, th')).filter(e => e.innerText.trim());
+return JSON.stringify(items.slice(0, 400).map(e => {
+    const a = lum(rgb(getComputedStyle(e).color)), b = lum(behind(e));
+    return [e.tagName + ': ' + e.innerText.trim().slice(0, 40), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+}));
+"""
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_is_legible_in_dark_mode(site, browser, screenshots, page):
+    """The page in the theme's dark mode: each shown figure screenshotted as rendered and measured
+    (figure_legibility), and every equation's and table cell's text colour against what is behind it."""
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, f"{site}/{page}.html")
+    # The theme's switch sets both attributes on <html> (and remembers the choice in localStorage["mode"]).
+    browser.execute_script(
+        "document.documentElement.dataset.mode = 'dark'; document.documentElement.dataset.theme = 'dark';"
+    )
+    shown = [i for i in browser.find_elements(By.CSS_SELECTOR, "main img") if i.size["width"] and i.size["height"]]
+    faint = []
+    for image in shown:
+        # Only what a reader sees: an image in a closed solution has a size but lies under what covers it.
+        seen = browser.execute_script(
+            "const i = arguments[0]; i.scrollIntoView({block: 'center'}); const r = i.getBoundingClientRect();"
+            "return document.elementFromPoint(r.left + r.width / 2, r.top + Math.min(r.height / 2, 400)) === i;",
+            image,
+        )
+        if not seen:
+            continue
+        background, contrast = figure_legibility(image.screenshot_as_png)
+        if background < DARK_FIGURE_MIN_BACKGROUND or contrast < DARK_MIN_CONTRAST:
+            faint.append(
+                f"{image.get_attribute('src').rsplit('/', 1)[-1]}: edge {background:.2f}, ink {contrast:.1f}:1"
+            )
+    browser.execute_script("window.scrollTo(0, 0)")  # the page's first screen in dark mode, for people to look at
+    assert browser.save_screenshot(str(screenshots / f"dark__{page.replace('/', '__')}.png"))
+    assert faint == [], f"{page}: figures not legible in dark mode: {faint}"
+    contrasts = json.loads(browser.execute_script(DARK_TEXT_CONTRASTS))
+    low = [f"{text} ({ratio:.1f}:1)" for text, ratio in contrasts if ratio < DARK_MIN_CONTRAST]
+    assert low == [], f"{page}: equations or table cells with too little contrast in dark mode: {low[:5]}"

@@ -53,14 +53,17 @@ def test_it_runs_on_a_push_to_main_and_on_pull_requests():
 
 
 def test_it_runs_the_makefiles_test_then_its_book_in_the_quick_profile():
-    """`make test` then `make book`, as a reader runs them: no other command builds or tests the book."""
+    """`make test`, `make book`, then `make pdf`, as a reader runs them: no other command builds or tests the book,
+    and the PDF is printed from the same profile's book."""
     _, job = _build_job(_workflow())
     lines = _run_lines(job)
     makes = [line for line in lines if line.startswith("make ")]
-    assert len(makes) == 2 and makes[0] == "make test" and makes[1].startswith("make book"), makes
-    book = makes[1].split()
-    assert [a for a in book[2:] if a.startswith("PROFILE=")] in ([], ["PROFILE=quick"]), makes[1]
-    assert not [a for a in book[2:] if a.startswith("MNISTBOOK_PROFILE=")], makes[1]
+    assert len(makes) == 3 and makes[0] == "make test", makes
+    assert makes[1].startswith("make book") and makes[2].startswith("make pdf"), makes
+    for make in makes[1:]:
+        args = make.split()[2:]
+        assert [a for a in args if a.startswith("PROFILE=")] in ([], ["PROFILE=quick"]), make
+        assert not [a for a in args if a.startswith("MNISTBOOK_PROFILE=")], make
     assert not any("jupyter-book" in line or "pytest" in line for line in lines), "use the Makefile's targets"
 
 
