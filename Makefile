@@ -276,11 +276,14 @@ test-lab: $(STAMP) browser
 # The kernel inherits this shell's MNISTLIB_DATA and MNISTBOOK_PROFILE (or PROFILE); .venv's kernels come before
 # any of the user's. The server's root is the book's, so links from a chapter to ../book work (LAB_ROOT: another
 # copy of the book, as tests/test_lab.py uses). LAB_FLAGS: more options, e.g. LAB_FLAGS="--no-browser --port 9999".
+# JupyterLab's defaults are the book's (book/jupyterlab/overrides.json5: every cell rendered at once, so that one
+# Run All fills every inline value).
 LAB_ROOT ?= $(CURDIR)
 LAB_FLAGS ?=
 lab: data
 	env -u MNISTBOOK_BUILD MNISTBOOK_PROFILE=$(BOOK_PROFILE) JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab \
 	  --ServerApp.root_dir="$(LAB_ROOT)" --LabApp.default_url=/lab/tree/chapters \
+	  --LabApp.app_settings_dir="$(CURDIR)/book/jupyterlab" \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)
 
 clean:

@@ -49,7 +49,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from .files import LockHeldError, atomic_write_bytes, exclusive_lock
+from .files import LockHeldError, TrainingInterrupted, atomic_write_bytes, exclusive_lock, shown_path
 from .fingerprints import architecture_fingerprint, data_fingerprint
 from .training import EpochTimer, TrainResult, build_step_variables, progress_verbose, run_info, save_model_atomic
 
@@ -357,6 +357,22 @@ def _load_latest(folder: Path, state: dict[str, Any]) -> tuple[keras.Model, list
     ) from damage
 
 
+def _interrupted(folder: Path, state: dict[str, Any], epochs: int) -> TrainingInterrupted:
+    """What an interruption of :func:`resumable_fit` kept, and how to go on, in three lines."""
+    try:  # what the next call will read: state.json on disk (the interruption may have come before its write)
+        state = read_state(folder) or state
+    except (CheckpointError, OSError):  # unreadable: the message falls back to this run's own account
+        pass
+    done, where = state["epoch"], shown_path(folder)
+    if state["checkpoint"] is None:
+        kept = f"no checkpoint yet (no epoch was completed), in {where}."
+        on = "run the cell again: training starts again from its first epoch."
+    else:
+        kept = f"the checkpoint of epoch {done} ({state['checkpoint']}), in {where}."
+        on = f"run the cell again: training resumes at epoch {done + 1}, exactly as if it had not stopped."
+    return TrainingInterrupted(f"Training was interrupted in epoch {done + 1} of {epochs}.", kept, on)
+
+
 def resumable_fit(
     build_fn: Callable[[], keras.Model],
     x: np.ndarray,
@@ -457,22 +473,25 @@ def resumable_fit(
         verbose = progress_verbose() if verbose is None else verbose
         if start < end:
             build_step_variables(model, x, y)
-        for epoch in range(start, end):
-            order = epoch_order(len(x), seed, epoch)
-            reseed(model, seed, epoch)
-            model.fit(
-                x[order],
-                y[order],
-                batch_size=batch_size,
-                epochs=epoch + 1,
-                initial_epoch=epoch,
-                shuffle=False,
-                validation_data=validation_data,
-                callbacks=[EpochTimer(len(x)), checkpoint, *callbacks],
-                verbose=verbose,
-            )
-            if model.stop_training:
-                break
+        try:
+            for epoch in range(start, end):
+                order = epoch_order(len(x), seed, epoch)
+                reseed(model, seed, epoch)
+                model.fit(
+                    x[order],
+                    y[order],
+                    batch_size=batch_size,
+                    epochs=epoch + 1,
+                    initial_epoch=epoch,
+                    shuffle=False,
+                    validation_data=validation_data,
+                    callbacks=[EpochTimer(len(x)), checkpoint, *callbacks],
+                    verbose=verbose,
+                )
+                if model.stop_training:
+                    break
+        except KeyboardInterrupt:
+            raise _interrupted(folder, state, epochs) from None
     info = {
         **run_info(x, validation_data, batch_size, seed),
         "runs": state["runs"],

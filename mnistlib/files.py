@@ -22,7 +22,17 @@ try:
 except ImportError:  # Windows: no flock; there, one writing process at a time is the user's job
     fcntl = None
 
-__all__ = ["atomic_target", "atomic_write_bytes", "locked", "exclusive_lock", "LockHeldError", "disk_full", "DISK_FULL"]
+__all__ = [
+    "atomic_target",
+    "atomic_write_bytes",
+    "locked",
+    "exclusive_lock",
+    "LockHeldError",
+    "disk_full",
+    "DISK_FULL",
+    "TrainingInterrupted",
+    "shown_path",
+]
 
 #: The errors of a disk (or quota) that has no room for what is being written.
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -118,6 +128,32 @@ class LockHeldError(OSError):
     def __init__(self, path: str | os.PathLike, holder: str):
         self.path, self.holder = Path(path), holder
         super().__init__(f"{path} is locked by {holder or 'another process'}")
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` as a message shows it: absolute, with the home folder written ``~``."""
+    folder = Path(os.path.abspath(Path(path).expanduser()))
+    try:
+        inside = folder.relative_to(Path.home().resolve())
+        return "~" if inside == Path() else f"~/{inside.as_posix()}"
+    except (ValueError, RuntimeError, KeyError):  # outside the home folder, or no home folder to be had
+        return folder.as_posix()
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by the reader (Kernel > Interrupt, Ctrl-C), said in three lines instead of a traceback.
+
+    ``what`` was interrupted, what was ``kept`` on disk (the cache's complete entries, checkpoints) and how to
+    go ``on``. It is a ``KeyboardInterrupt``, so code that stops on an interrupt still stops;
+    :func:`mnistlib.setup` makes IPython show it as its message alone.
+    """
+
+    def __init__(self, what: str, kept: str, on: str):
+        self.what, self.kept, self.on = what, kept, on
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.what}\nKept: {self.kept}\nTo go on: {self.on}"
 
 
 @contextlib.contextmanager

@@ -10,11 +10,11 @@ import platform
 import random
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from . import datasets, plots, profiles
+from .files import TrainingInterrupted, shown_path
 from .version import __version__
 
 __all__ = ["setup", "versions", "Prose", "Text"]
@@ -87,6 +87,7 @@ def setup(
     if "keras" in sys.modules:
         sys.modules["keras"].utils.set_random_seed(seed)
     plots.use_style()
+    show_interruptions_briefly()
     if verbose:
         print(f"MNIST book · chapter {chapter} · seed {seed}")
         print(profile.describe())
@@ -98,18 +99,39 @@ def setup(
     return profile
 
 
+def show_interruptions_briefly(shell=None) -> bool:
+    """Make IPython show an interrupted training (:class:`mnistlib.files.TrainingInterrupted`) as its message.
+
+    Kernel > Interrupt during a fit would otherwise print a traceback of some two hundred lines through
+    mnistlib, Keras and TensorFlow; the reader gets what was interrupted, what was kept and how to go on.
+    ``shell`` is IPython's (the running one by default); returns whether there was one.
+    """
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:  # a script without IPython: the exception's own message reaches the terminal
+            return False
+        shell = get_ipython()
+        if shell is None:
+            return False
+    shell.set_custom_exc((TrainingInterrupted,), _show_interrupted)
+    return True
+
+
+def _show_interrupted(shell, etype, value, tb, tb_offset=None):
+    """IPython's handler for :class:`TrainingInterrupted`: the message as the error's whole traceback."""
+    lines = [f"{etype.__name__}: {str(value).splitlines()[0]}", *str(value).splitlines()[1:]]
+    shell._showtraceback(etype, value, lines)  # in a kernel: the error message the notebook shows
+    return lines
+
+
 def _data_folder_line() -> str:
     """The line naming the data folder this session reads, as the setup cell prints it above the files' provenance.
 
     The folder itself (``$MNISTLIB_DATA`` resolved, or pooch's cache when it is not set), with the home folder
     written ``~``, and the name the lines below give it: ``data folder: $MNISTLIB_DATA = ~/data``.
     """
-    folder = datasets.data_dir()
-    try:
-        inside = folder.relative_to(Path.home().resolve())
-        shown = "~" if inside == Path() else f"~/{inside.as_posix()}"
-    except (ValueError, RuntimeError, KeyError):  # outside the home folder, or no home folder to be had
-        shown = folder.as_posix()
+    shown = shown_path(datasets.data_dir())
     if os.environ.get(datasets.ENV_VAR, "").strip():
         return f"data folder: ${datasets.ENV_VAR} = {shown}"
     return f"data folder: <mnistlib cache> = {shown} (pooch's cache for mnistlib: ${datasets.ENV_VAR} is not set)"

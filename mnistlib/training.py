@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 from . import files
-from .files import atomic_target, atomic_write_bytes, locked
+from .files import TrainingInterrupted, atomic_target, atomic_write_bytes, locked, shown_path
 from .fingerprints import architecture_fingerprint, data_fingerprint
 
 __all__ = [
@@ -103,6 +103,7 @@ class EpochTimer(keras.callbacks.Callback):
     def __init__(self, n_samples: int):
         super().__init__()
         self.n_samples = n_samples
+        self.epochs_done = 0  # epochs completed by this callback's fits, for the message of an interruption
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start, self._train_end = time.perf_counter(), None
@@ -118,6 +119,7 @@ class EpochTimer(keras.callbacks.Callback):
             logs["seconds"] = end - self._start
             logs["images_per_second"] = self.n_samples / ((self._train_end or end) - self._start)
             logs["train_cpu_seconds"] = (self._cpu_train_end or cpu_end) - self._cpu_start
+        self.epochs_done += 1
 
 
 class StepLosses(keras.callbacks.Callback):
@@ -308,16 +310,26 @@ def fit(
     if steps is not None:
         cbs.append(steps)
     build_step_variables(model, x, y)
-    hist = model.fit(
-        x,
-        y,
-        validation_data=validation_data,
-        epochs=epochs,
-        batch_size=batch_size,
-        shuffle=True,
-        callbacks=cbs,
-        verbose=progress_verbose() if verbose is None else verbose,
-    )
+    try:
+        hist = model.fit(
+            x,
+            y,
+            validation_data=validation_data,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            callbacks=cbs,
+            verbose=progress_verbose() if verbose is None else verbose,
+        )
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:
+        done = cbs[0].epochs_done
+        raise TrainingInterrupted(
+            f"Training of {model.name!r} was interrupted in epoch {done + 1} of {epochs}.",
+            "the model, with the weights it had at the interruption; nothing was saved to disk.",
+            "run the cell again: it trains the model again from its first epoch.",
+        ) from None
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     if steps is not None:
         history["step_loss"] = steps.losses
@@ -751,18 +763,31 @@ def train_or_load(
         cached = _load_cached(model_path, key)
         if cached is not None:
             return cached
-    result = fit(
-        model,
-        x,
-        y,
-        validation_data=validation_data,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        csv_log=folder / f"{name}-{key}.csv",
-        verbose=verbose,
-        **fit_kwargs,
-    )
+    try:
+        result = fit(
+            model,
+            x,
+            y,
+            validation_data=validation_data,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            csv_log=folder / f"{name}-{key}.csv",
+            verbose=verbose,
+            **fit_kwargs,
+        )
+    except TrainingInterrupted as stop:
+        stop.what = stop.what.replace(f"Training of {model.name!r}", f"Training of {name!r}", 1)
+        stop.kept = (
+            f"every model trained to the end before it, in the cache ({shown_path(folder)}); "
+            f"nothing of {name!r}: the cache keeps complete runs only."
+        )
+        stop.on = (
+            "run the cell again: the models in the cache load in seconds, "
+            f"and {name!r} trains again from its first epoch."
+        )
+        stop.args = (str(stop),)
+        raise
     info = {
         "name": name,
         "config": config,

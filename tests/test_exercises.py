@@ -10,6 +10,7 @@ first; at least half of a chapter's solutions run code. Every entry of reference
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 
@@ -18,6 +19,7 @@ from conftest import ROOT
 
 from mnistlib import chapters
 
+TOOLS = ROOT / "tools"  # the repository's, also where a test points ROOT at a fake book
 WITH_EXERCISES = list(chapters.CHAPTERS)  # every chapter, 11 included
 EXERCISE = re.compile(r"^:::+\{exercise\}[^\n]*\n(?::[\w-]+:[^\n]*\n)*?:label: ([\w-]+)", re.M)
 SOLUTION_START = re.compile(r"^:::+\{solution-start\} ([\w-]+)[^\n]*\n((?::[\w-]+:[^\n]*\n)*)", re.M)
@@ -34,9 +36,22 @@ def _tags(cell) -> list[str]:
     return cell.get("metadata", {}).get("tags", [])
 
 
+def _tool(name: str):
+    """tools/NAME.py as a module."""
+    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def exercises(chapter: str) -> dict:
-    """The chapter's exercises, in order: label -> {"cell": index, "solution": [cells], "heading": ...}."""
-    cells = json.loads((ROOT / "chapters" / f"{chapter}.ipynb").read_text())["cells"]
+    """The chapter's exercises, in order: label -> {"cell": index, "solution": [cells], "heading": ...}.
+
+    Read as git commits it (through tools/kernelspec_filter.py): a chapter that JupyterLab saved after a run, which
+    drops ``outputs_hidden`` from the solutions' code cells, is committed with the solutions closed again.
+    """
+    text = (ROOT / "chapters" / f"{chapter}.ipynb").read_text()
+    cells = json.loads(_tool("kernelspec_filter").normalise(text))["cells"]
     found, open_solution, problems = {}, None, []
     headings = {}
     for i, cell in enumerate(cells):
@@ -108,6 +123,32 @@ def test_every_chapter_ends_with_exercises_and_their_solutions(chapter):
 
 
 @pytest.mark.parametrize("chapter", WITH_EXERCISES)
+def test_every_solution_is_under_a_collapsed_heading_in_jupyterlab(chapter):
+    """Issue 34, 2: jupyterlab-myst puts only the {solution-start} cell into the dropdown; the solution's other cells
+    are hidden under a collapsed heading that the HTML book leaves out (tools/solution_headings.py writes them)."""
+    tool = _tool("solution_headings")
+    cells = exercises(chapter)["cells"]
+    assert tool.transform(cells) == cells, f"chapters/{chapter}.ipynb: run `python tools/solution_headings.py`"
+    assert not tool.problems(cells), tool.problems(cells)
+    headings = [c for c in cells if tool.TAGS["solution"] in _tags(c)]
+    assert len(headings) == len(exercises(chapter)["exercises"])
+    assert all(c["metadata"][tool.COLLAPSED] is True and "remove-cell" in _tags(c) for c in headings)
+
+
+def test_a_solution_saved_open_is_committed_closed():
+    """What JupyterLab saves after a run (outputs_hidden dropped) and after a reader opened a solution's heading:
+    the git filter closes both again, so neither is a change to git nor fails the checks above."""
+    text = (ROOT / "chapters" / f"{WITH_EXERCISES[0]}.ipynb").read_text()
+    notebook = json.loads(text)
+    tool = _tool("solution_headings")
+    for cell in notebook["cells"]:
+        cell["metadata"].get("jupyter", {}).pop("outputs_hidden", None)
+        cell["metadata"].pop(tool.COLLAPSED, None)
+    cleaned = _tool("kernelspec_filter").normalise(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    assert json.loads(cleaned)["cells"] == json.loads(_tool("kernelspec_filter").normalise(text))["cells"]
+
+
+@pytest.mark.parametrize("chapter", WITH_EXERCISES)
 def test_every_chapter_has_further_reading(chapter):
     info = exercises(chapter)
     cells, headings = info["cells"], info["headings"]
@@ -151,7 +192,7 @@ def test_a_missing_solution_is_found(tmp_path, monkeypatch):
         {"cell_type": "markdown", "metadata": {}, "source": ":::{solution-end}\n:::"},
     ]
     (tmp_path / "chapters").mkdir()
-    (tmp_path / "chapters" / "99_fake.ipynb").write_text(json.dumps({"cells": cells}))
+    (tmp_path / "chapters" / "99_fake.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}}))
     monkeypatch.setattr(me, "ROOT", tmp_path)
     with pytest.raises(AssertionError) as failed:
         me.test_every_chapter_ends_with_exercises_and_their_solutions("99_fake")

@@ -5,8 +5,11 @@ laid out as in the repository so that `../book` links resolve, and so that a run
 the repository; smoke profile, the data folder of the tests and an empty artifacts folder. Every chapter is
 opened and checked as a reader first sees it: the project's kernel, MyST rendered (no role or directive left
 as text, no untypeset math), hidden cells and solutions collapsed. Two chapters are then run from the Run
-menu's command ("Run All Cells"): no error and nothing on stderr, every cell run, figures drawn, and every
-inline {eval} expression showing its value. Each check reports every offending cell of a chapter at once.
+menu's command ("Run All Cells"): no error and nothing on stderr, every cell run, figures drawn, every
+inline {eval} expression showing its value, and no cell of a closed solution in view. JupyterLab runs with the
+reader's defaults: JupyterLab's, with the book's own that `make lab` reads (book/jupyterlab/overrides.json5).
+References that jupyterlab-myst leaves unresolved (citations, figure references, {doc} links, glossary terms)
+are counted by kind over every chapter (issue 34, 4). Each check reports every offending cell of a chapter.
 Screenshots go to _build/screenshots/lab/.
 
 `make test` runs it after the book's tests (`make test-lab`: Debian's chromium and chromium-driver).
@@ -41,6 +44,12 @@ ROLE = re.compile(r"\{(glue(:\w+)?|eval|numref|cite(:\w+)?|term|doc|ref)\}")
 #: Glue roles and directives, which jupyterlab-myst does not know: it shows a role as its bare key (`best_cnn`).
 GLUE = re.compile(r"\{glue(:\w+)?\}")
 EVAL = re.compile(r"\{eval\}`([^`]+)`")
+SOLUTION_START = re.compile(r"^:::+\{solution-start\}", re.M)
+SOLUTION_END = re.compile(r"^:::+\{solution-end\}", re.M)
+CITE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
+NUMREF = re.compile(r"\{(?:numref|ref)\}`([^`]+)`")
+DOC = re.compile(r"\{doc\}`([^`]+)`")
+TERM = re.compile(r"\{term\}`([^`]+)`")
 
 
 def kernel_display_name() -> str:
@@ -64,13 +73,11 @@ def lab(tmp_path_factory, data_root):
     shutil.copy(ROOT / "_toc.yml", root)  # the book's root, where a kernel looks for book/ and artifacts/
     settings = work / "settings" / "@jupyterlab"
     (settings / "apputils-extension").mkdir(parents=True)
-    (settings / "notebook-extension").mkdir(parents=True)
-    # No "news" and "updates" prompts (they would ask the internet, and cover the page); every cell rendered at
-    # once, as a reader scrolling through the notebook would see them, rather than when scrolled to.
+    # No "news" and "updates" prompts (they would ask the internet, and cover the page). Nothing else: the reader's
+    # defaults, which are JupyterLab's with the book's own (book/jupyterlab/overrides.json5, which `make lab` reads).
     (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
-    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port, token = free_port(), secrets.token_hex(16)
     flags = [
         "--no-browser",
@@ -185,6 +192,7 @@ CELLS = """
 const panel = window.jupyterapp.shell.currentWidget;
 return panel.content.widgets.map((cell, i) => {
   const out = {i, type: cell.model.type, tags: cell.model.getMetadata('tags') || [], inputHidden: cell.inputHidden,
+               shown: !cell.isHidden && cell.node.offsetParent !== null,
                outputHidden: cell.model.type === 'code' ? cell.outputHidden : null,
                source: cell.model.sharedModel.getSource()};
   if (out.type === 'markdown') {
@@ -198,6 +206,8 @@ return panel.content.widgets.map((cell, i) => {
       out.codeBlocks = Array.from(view.querySelectorAll('pre')).map(p => [p.textContent, p.className,
         (p.querySelector('code') || p).className]);
       out.inlineCode = Array.from(view.querySelectorAll('code')).filter(c => !c.closest('pre')).map(c => c.textContent);
+      out.html = view.innerHTML;
+      out.links = Array.from(view.querySelectorAll('a[href]')).map(a => a.getAttribute('href'));
     }
     out.userExpressions = cell.model.getMetadata('user_expressions') || null;
   } else if (out.type === 'code') {
@@ -269,12 +279,47 @@ def reader_problems(cells: list[dict]) -> list[str]:
                 found.append(f"{where}: a directive shown as text: {fences[0].strip()!r}")
             if "$$" in text or re.search(r"\$[^$\s][^$]*?[^$\s]\$", text):
                 found.append(f"{where}: untypeset math: {text[text.find('$') :][:60]!r}")
-        hidden = "remove-cell" in c["tags"]
+        # The headings of tools/solution_headings.py are for JupyterLab only: shown there, left out of the HTML book.
+        hidden = "remove-cell" in c["tags"] and not {"lab-exercise-heading", "lab-solution-heading"} & set(c["tags"])
         if hidden and not c["inputHidden"]:
             found.append(f"{where}: tagged remove-cell but shown (metadata.jupyter.source_hidden)")
         if "solution" in c["tags"] and not (c["inputHidden"] and c["outputHidden"]):
             found.append(f"{where}: a solution shown expanded (its code or its output)")
+    return found + solutions_shown(cells)
+
+
+def solutions_shown(cells: list[dict]) -> list[str]:
+    """Every cell of a solution, from its {solution-start} to its {solution-end}, that a reader sees unopened."""
+    found, inside = [], False
+    for c in cells:
+        starts = c["type"] == "markdown" and SOLUTION_START.search(c["source"])
+        inside = inside or bool(starts)
+        if inside and c["shown"]:
+            what = "its output" if c["type"] == "code" and c.get("outputs") else c["type"]
+            found.append(f"cell {c['i']}: part of a closed solution shown ({what}): {c['source'].strip()[:60]!r}")
+        if c["type"] == "markdown" and SOLUTION_END.search(c["source"]):
+            inside = False
     return found
+
+
+def unresolved_references(cells: list[dict]) -> dict[str, list[str]]:
+    """What jupyterlab-myst leaves unresolved, by kind, as "cell i: ..." lines (issue 34, 4)."""
+    kinds = {"citation": [], "cross-reference": [], "doc link": [], "glossary term": []}
+    for c in cells:
+        if c["type"] != "markdown" or "html" not in c:
+            continue
+        where = f"cell {c['i']}"
+        kinds["citation"] += [f"{where}: {k}" for k in CITE.findall(c["source"]) if "Citation Not Found" in c["html"]]
+        if "Cross Reference Not Found" in c["html"] and not TERM.search(c["source"]):
+            kinds["cross-reference"].append(f"{where}: {NUMREF.findall(c['source'])}")
+        kinds["doc link"] += [f"{where}: {href}" for href in c["links"] if re.search(r"(^|/)book/[\w-]+$", href)]
+        kinds["doc link"] += [f"{where}: {{doc}}`{t}`" for t in DOC.findall(c["source"])]
+        kinds["glossary term"] += [f"{where}: {t}" for t in TERM.findall(c["source"]) if "term-" in c["html"]]
+    return {k: v for k, v in kinds.items() if v}
+
+
+#: What each chapter opened left unresolved, by kind (unresolved_references); the references tests read it.
+UNRESOLVED: dict[str, dict[str, list[str]]] = {}
 
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.stem)
@@ -285,11 +330,41 @@ def test_chapter_opens_in_jupyterlab_as_a_reader_should_see_it(page, nb):
         screenshot(page, nb.stem)
     finally:
         page.execute_async_script(CLOSE)
+    UNRESOLVED[nb.stem] = unresolved_references(cells)
     problems = []
     if opened["display"] != kernel_display_name() or opened["status"] != "idle":
         problems.append(f"kernel {opened}, not the project's {kernel_display_name()!r} (make venv installs it)")
     problems += reader_problems(cells)
     assert not problems, f"{nb.name}: {len(problems)} problem(s):\n" + "\n".join(problems)
+
+
+def unresolved(kinds: set[str]) -> dict[str, list[str]]:
+    if len(UNRESOLVED) < len(CHAPTERS):
+        pytest.skip("needs every chapter opened (test_chapter_opens_in_jupyterlab_as_a_reader_should_see_it)")
+    return {f"{nb} {kind}": v for nb, found in UNRESOLVED.items() for kind, v in found.items() if kind in kinds}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not done yet (issue 34, 4): jupyterlab-myst links {doc}`../book/page` to ../book/page, a 404 (the file "
+    "is page.md); a markdown link [text](../book/page.md) opens in JupyterLab and is a document link in the HTML "
+    "book, but tests/test_original_experiments.py's DOC_LINK reads {doc} roles only",
+)
+def test_links_to_the_book_pages_open_in_jupyterlab():
+    """{doc} roles are shown as a raw path whose link is a 404 (the page is a .md file): none is left."""
+    found = unresolved({"doc link"})
+    assert not found, f"{sum(map(len, found.values()))} unresolved: {found}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="upstream limit, jupyterlab-myst 2.7.0 (src/myst.ts processNotebookMDAST): references.cite is always "
+    "empty (no bibliography is read), only the notebook's markdown cells are enumerated (a figure named in a code "
+    "cell's mystnb.figure metadata is not a target), and the glossary is another page's",
+)
+def test_citations_figure_references_and_terms_resolve_in_jupyterlab():
+    found = unresolved({"citation", "cross-reference", "glossary term"})
+    assert not found, f"{sum(map(len, found.values()))} unresolved: {found}"
 
 
 def run_problems(cells: list[dict]) -> list[str]:
@@ -323,7 +398,7 @@ def run_problems(cells: list[dict]) -> list[str]:
             unrendered = [e for e in expressions if e in c.get("inlineCode", [])]
             if unrendered:
                 found.append(f"{where}: {{eval}} shown as code, not as its value: {unrendered}")
-    return found
+    return found + solutions_shown(cells)
 
 
 @pytest.mark.timeout(600)
