@@ -133,6 +133,46 @@ def test_the_cross_entropy_gradient_is_the_weight_change_of_one_sgd_step(formula
     assert matches is right
 
 
+def autodiff_gradient(x, y, w, b):
+    """The chapter's route to the gradient: the mean cross-entropy written with keras.ops, differentiated by the
+    backend (tf.GradientTape under TensorFlow, jax.grad under JAX)."""
+
+    def loss(w, b, x, y):
+        log_p = ops.log_softmax(ops.matmul(x, w) + b, axis=-1)
+        return -ops.mean(ops.take_along_axis(log_p, ops.expand_dims(y, 1), axis=1))
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        variables = [tf.Variable(w), tf.Variable(b)]
+        with tf.GradientTape() as tape:
+            value = loss(*variables, x, y)
+        return [g.numpy() for g in tape.gradient(value, variables)]
+    if backend == "jax":
+        import jax
+
+        return [np.asarray(g) for g in jax.grad(loss, argnums=(0, 1))(w, b, x, y)]
+    pytest.skip(f"no autodiff recipe for the {backend} backend")
+
+
+@pytest.mark.parametrize(
+    ("formula", "right"),
+    [(grad_right, True), (grad_wrong_sign, False), (grad_summed, False), (grad_without_softmax, False)],
+)
+def test_the_cross_entropy_gradient_equals_automatic_differentiation(formula, right):
+    x, y = toy_batch()
+    rng = np.random.default_rng(5)
+    w, b = rng.normal(size=(D, K)).astype(np.float32), rng.normal(size=K).astype(np.float32)
+    auto_gw, auto_gb = autodiff_gradient(x, y.astype(np.int32), w, b)
+    p = softmax(x.astype(np.float64) @ w + b)
+    gw, gb = formula(x.astype(np.float64), p, np.eye(K)[y])
+    assert np.abs(auto_gw).max() > 1e-2
+    scale = max(1.0, float(np.abs(gw).max()))
+    matches = np.allclose(gw, auto_gw, rtol=0, atol=1e-5 * scale) and np.allclose(gb, auto_gb, rtol=0, atol=1e-5)
+    assert matches is right
+
+
 def test_the_gradient_with_respect_to_the_scores_is_p_minus_y_by_finite_differences():
     rng = np.random.default_rng(4)
     z, t, h = rng.normal(size=K) * 2, 2, 1e-6

@@ -109,6 +109,54 @@ def test_sigmoid_slope_is_at_most_a_quarter():
     assert not abs(s.max() - 0.25) < 1e-7  # the wrong "derivative" sigma itself
 
 
+def _backpropagated_factor(weights, slopes):
+    """How much the error's length changes through layers delta <- diag(slope) W^T delta, from an error of ones."""
+    delta = np.ones(weights[0].shape[1])
+    start = np.linalg.norm(delta)
+    for w, s in zip(weights, slopes):
+        delta = s * (w.T @ delta)
+    return np.linalg.norm(delta) / start
+
+
+def test_a_chain_of_sigmoid_units_with_small_weights_shrinks_the_error_by_4_to_the_depth():
+    rng = np.random.default_rng(0)
+    weights = [rng.uniform(-1, 1, size=(1, 1)) for _ in range(10)]
+    a = rng.normal(size=(10, 1))
+    slopes = 1 / (1 + np.exp(-a)) * (1 - 1 / (1 + np.exp(-a)))
+    assert _backpropagated_factor(weights, slopes) <= 4.0**-10
+
+
+@pytest.mark.parametrize(("spectral_norm_one", "bounded"), [(True, True), (False, False)])
+def test_wide_sigmoid_layers_shrink_the_error_only_if_their_spectral_norm_is_at_most_one(spectral_norm_one, bounded):
+    # every entry at most 1 in size: the all-ones matrix has spectral norm 100 and multiplies the error by 25 per layer
+    weights = [np.ones((100, 100)) for _ in range(10)]
+    if spectral_norm_one:
+        weights = [w / np.linalg.norm(w, 2) for w in weights]
+    slopes = [np.full(100, 0.25)] * 10  # the sigmoid's largest slope, at a = 0
+    assert bool(_backpropagated_factor(weights, slopes) <= 4.0**-10 * (1 + 1e-6)) is bounded
+
+
+@pytest.mark.parametrize(("variance", "matches"), [(lambda n, m: 2 / (n + m), True), (lambda n, m: 2 / n, False)])
+def test_dense_layers_draw_glorot_uniform_weights(variance, matches):
+    keras.utils.set_random_seed(0)
+    n, m = 784, 256
+    kernel = layers.Dense(m)
+    kernel.build((None, n))
+    w = keras.ops.convert_to_numpy(kernel.kernel)
+    assert np.abs(w).max() <= np.sqrt(6 / (n + m))
+    assert bool(abs(w.var() / variance(n, m) - 1) < 0.02) is matches
+
+
+def test_relu_layers_multiply_the_variance_by_half_n_sigma_squared():
+    rng = np.random.default_rng(0)
+    n, sigma2 = 400, 1 / 400
+    a_prev = rng.normal(size=(2000, n))
+    h = np.maximum(0, a_prev)
+    a = h @ rng.normal(0, np.sqrt(sigma2), size=(n, n))
+    assert abs(a.var() / (0.5 * n * sigma2 * a_prev.var()) - 1) < 0.05
+    assert not abs(a.var() / (n * sigma2 * a_prev.var()) - 1) < 0.05  # without the ReLU's half
+
+
 # ---------------------------------------------------------------------------------------------------- optimizers
 def momentum(w, g, s, t, lr, mu=0.9):
     s["v"] = mu * s.get("v", 0.0) - lr * g
