@@ -54,8 +54,10 @@ CHAPTERS: tuple[str, ...] = (
     STATE_OF_THE_ART,
 )
 
-#: The performance appendix (``book/appendix_performance.ipynb``), the one executable page outside chapters/.
+#: The performance appendix (``book/appendix_performance.ipynb``), an executable page outside chapters/.
 APPENDIX_PERFORMANCE = "appendix_performance"
+#: The engineering appendix (``book/appendix_engineering.ipynb``): timings and tables the chapters link to.
+APPENDIX_ENGINEERING = "appendix_engineering"
 
 #: Every executable page: what :func:`mnistlib.profiles.get_profile` accepts as a chapter.
-PAGES: tuple[str, ...] = (*CHAPTERS, APPENDIX_PERFORMANCE)
+PAGES: tuple[str, ...] = (*CHAPTERS, APPENDIX_PERFORMANCE, APPENDIX_ENGINEERING)
