@@ -232,7 +232,8 @@ def augmentation_overhead(build_fn, augment: dict, n: int = 4_096, batch_size: i
     measurements taken one after the other can fall in different phases. Returns
     the overhead as a fraction, the median over the pairs of adjacent epochs
     (:func:`paired_overhead`), in wall time (``wall``) and in processor time
-    (``cpu``). Introduced in chapter 06 (``06_augmentation``).
+    (``cpu``). The engineering appendix (``book/appendix_engineering.ipynb``) measures chapter 06's
+    augmentation with it.
     """
     x, y = _slice(n)
     pair = {

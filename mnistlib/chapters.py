@@ -25,6 +25,7 @@ __all__ = [
     "CHAPTERS",
     "DRAW_A_DIGIT",
     "APPENDIX_PERFORMANCE",
+    "APPENDIX_ENGINEERING",
     "PAGES",
 ]
 
@@ -57,8 +58,10 @@ CHAPTERS: tuple[str, ...] = (
 
 #: The page where the reader draws a digit for the book's networks (``book/draw_a_digit.ipynb``).
 DRAW_A_DIGIT = "draw_a_digit"
-#: The performance appendix (``book/appendix_performance.ipynb``).
+#: The performance appendix (``book/appendix_performance.ipynb``), an executable page outside chapters/.
 APPENDIX_PERFORMANCE = "appendix_performance"
+#: The engineering appendix (``book/appendix_engineering.ipynb``): timings and tables the chapters link to.
+APPENDIX_ENGINEERING = "appendix_engineering"
 
 #: Every executable page: what :func:`mnistlib.profiles.get_profile` accepts as a chapter.
-PAGES: tuple[str, ...] = (*CHAPTERS, DRAW_A_DIGIT, APPENDIX_PERFORMANCE)
+PAGES: tuple[str, ...] = (*CHAPTERS, DRAW_A_DIGIT, APPENDIX_PERFORMANCE, APPENDIX_ENGINEERING)

@@ -1,26 +1,42 @@
-"""The performance appendix runs whatever the ledger holds: before any chapter, it says so instead of failing."""
+"""The executable appendices run whatever the ledger holds: before any chapter, they say so instead of failing."""
 
 import nbformat
 from conftest import ROOT
 from nbclient import NotebookClient
 
 APPENDIX = ROOT / "book" / "appendix_performance.ipynb"
+ENGINEERING = ROOT / "book" / "appendix_engineering.ipynb"
+
+
+def _run_on_an_empty_ledger(path, tmp_path, monkeypatch):
+    """The notebook executed in the smoke profile with an empty artifacts folder; its code cells."""
+    monkeypatch.setenv("MNISTBOOK_PROFILE", "smoke")
+    monkeypatch.setenv("MNISTBOOK_ARTIFACTS", str(tmp_path))
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _glued(code_cells, name):
+    return [
+        o
+        for c in code_cells
+        for o in c.get("outputs", [])
+        if o.get("metadata", {}).get("scrapbook", {}).get("name") == name
+    ]
 
 
 def test_appendix_on_an_empty_ledger_says_so(tmp_path, monkeypatch):
-    monkeypatch.setenv("MNISTBOOK_PROFILE", "smoke")
-    monkeypatch.setenv("MNISTBOOK_ARTIFACTS", str(tmp_path))
-    nb = nbformat.read(APPENDIX, as_version=4)
-    NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(APPENDIX.parent)}}
-    ).execute()
-    glued = [
-        o
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
-        if o.get("metadata", {}).get("scrapbook", {}).get("name") == "speed_sentence"
-    ]
+    code = _run_on_an_empty_ledger(APPENDIX, tmp_path, monkeypatch)
+    glued = _glued(code, "speed_sentence")
     assert len(glued) == 1
     assert "No chapter had trained a model in the smoke profile" in str(glued[0]["data"])
-    assert not any(o.get("name") == "stderr" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert not any(o.get("name") == "stderr" for c in code for o in c.get("outputs", []))
+
+
+def test_engineering_appendix_on_an_empty_ledger_says_so(tmp_path, monkeypatch):
+    code = _run_on_an_empty_ledger(ENGINEERING, tmp_path, monkeypatch)
+    glued = _glued(code, "ledger_sentence")
+    assert len(glued) == 1
+    assert "No chapter had trained a model in the smoke profile" in str(glued[0]["data"])
+    assert any(_glued(code, "aug_rate")), "the augmentation timings do not need the ledger"
