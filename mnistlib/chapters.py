@@ -24,6 +24,7 @@ __all__ = [
     "STATE_OF_THE_ART",
     "CHAPTERS",
     "APPENDIX_PERFORMANCE",
+    "APPENDIX_CHECKPOINTS",
     "PAGES",
 ]
 
@@ -54,8 +55,10 @@ CHAPTERS: tuple[str, ...] = (
     STATE_OF_THE_ART,
 )
 
-#: The performance appendix (``book/appendix_performance.ipynb``), the one executable page outside chapters/.
+#: The performance appendix (``book/appendix_performance.ipynb``), an executable page outside chapters/.
 APPENDIX_PERFORMANCE = "appendix_performance"
+#: The checkpoint appendix (``book/appendix_checkpoints.ipynb``): chapter 08's checkpoint files, on a tiny model.
+APPENDIX_CHECKPOINTS = "appendix_checkpoints"
 
 #: Every executable page: what :func:`mnistlib.profiles.get_profile` accepts as a chapter.
-PAGES: tuple[str, ...] = (*CHAPTERS, APPENDIX_PERFORMANCE)
+PAGES: tuple[str, ...] = (*CHAPTERS, APPENDIX_PERFORMANCE, APPENDIX_CHECKPOINTS)
