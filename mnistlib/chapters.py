@@ -26,6 +26,7 @@ __all__ = [
     "DRAW_A_DIGIT",
     "APPENDIX_PERFORMANCE",
     "APPENDIX_ENGINEERING",
+    "APPENDIX_CHECKPOINTS",
     "PAGES",
 ]
 
@@ -62,6 +63,8 @@ DRAW_A_DIGIT = "draw_a_digit"
 APPENDIX_PERFORMANCE = "appendix_performance"
 #: The engineering appendix (``book/appendix_engineering.ipynb``): timings and tables the chapters link to.
 APPENDIX_ENGINEERING = "appendix_engineering"
+#: The checkpoint appendix (``book/appendix_checkpoints.ipynb``): chapter 08's checkpoint files, on a tiny model.
+APPENDIX_CHECKPOINTS = "appendix_checkpoints"
 
 #: Every executable page: what :func:`mnistlib.profiles.get_profile` accepts as a chapter.
-PAGES: tuple[str, ...] = (*CHAPTERS, DRAW_A_DIGIT, APPENDIX_PERFORMANCE, APPENDIX_ENGINEERING)
+PAGES: tuple[str, ...] = (*CHAPTERS, DRAW_A_DIGIT, APPENDIX_PERFORMANCE, APPENDIX_ENGINEERING, APPENDIX_CHECKPOINTS)

@@ -1,4 +1,4 @@
-"""Conceptual diagrams drawn by code: the layers of an MLP, convolution, pooling, receptive fields, a bottleneck block.
+"""Conceptual diagrams drawn by code: an MLP's layers, convolution, pooling, receptive fields, ResNets.
 
 Each function returns a matplotlib figure that a chapter shows with ``display(fig)``.
 What a diagram depicts is computed, never typed: the convolution's output map
@@ -20,6 +20,8 @@ __all__ = [
     "receptive_field_sizes",
     "receptive_fields",
     "bottleneck_block",
+    "resnet_parts",
+    "resnet_network",
 ]
 
 #: Colours of the book's diagrams (seaborn's colorblind palette).
@@ -433,5 +435,158 @@ def bottleneck_block(
     else:
         ax.text(x_side + 0.15, 6.8, "identity\nshortcut", ha="left", va="center", fontsize=9, color=_RED, rotation=90)
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _shape_text(layer) -> str:
+    """A layer's output shape without the batch axis, as the diagrams write it: ``6×6×64``."""
+    return "×".join(str(int(n)) for n in layer.output.shape[1:])
+
+
+def resnet_parts(model) -> list[dict]:
+    """The parts of a ResNet built like the book's, read from the model's layers: stem, blocks, head, in order.
+
+    Every part is a dict with ``kind`` (``"stem"``, ``"block"`` or ``"head"``), ``row`` (0 for the stem, the
+    stage for a block, one more for the head), ``label`` and ``output`` (its output shape, ``6×6×64``). A block
+    also has ``stage``, ``block``, ``filters`` (its three convolutions'), ``strides`` and ``shortcut``:
+    ``"projection"`` (a ``_shortcut`` convolution), ``"identity"`` (an ``_add`` of the input) or ``"none"``.
+    Blocks are found by their layer names, ``stageS_blockB_reduce`` and its siblings.
+    Introduced in chapter 08 (``08_resnet_qmnist``).
+    """
+    import re
+
+    names = {layer.name: layer for layer in model.layers}
+    blocks = sorted(
+        (int(m.group(1)), int(m.group(2)))
+        for m in (re.fullmatch(r"stage(\d+)_block(\d+)_reduce", name) for name in names)
+        if m
+    )
+    if not blocks or "stem" not in names:
+        raise ValueError(f"{model.name}: no stem or no stageS_blockB_reduce layers: not a ResNet built like the book's")
+    stem = names["stem"]
+    parts = [
+        {"kind": "stem", "row": 0, "label": "input", "output": _shape_text(model.layers[0])},
+        {
+            "kind": "stem",
+            "row": 0,
+            "label": f"{stem.kernel_size[0]}×{stem.kernel_size[1]} conv, {stem.filters}, stride {stem.strides[0]}"
+            + ("\nafter zero padding" if "stem_padding" in names else "")
+            + "\nBN, PReLU",
+            "output": _shape_text(names.get("stem_prelu", stem)),
+        },
+    ]
+    if "stem_pool" in names:
+        pool = names["stem_pool"]
+        parts.append(
+            {
+                "kind": "stem",
+                "row": 0,
+                "label": f"{pool.pool_size[0]}×{pool.pool_size[1]} max pool, stride {pool.strides[0]}",
+                "output": _shape_text(pool),
+            }
+        )
+    for stage, block in blocks:
+        name = f"stage{stage}_block{block}"
+        reduce, conv, expand = names[f"{name}_reduce"], names[f"{name}_conv"], names[f"{name}_expand"]
+        shortcut = "projection" if f"{name}_shortcut" in names else "identity" if f"{name}_add" in names else "none"
+        parts.append(
+            {
+                "kind": "block",
+                "row": stage,
+                "stage": stage,
+                "block": block,
+                "filters": (int(reduce.filters), int(conv.filters), int(expand.filters)),
+                "strides": int(reduce.strides[0]),
+                "shortcut": shortcut,
+                "label": f"block {block}\n1×1 {reduce.filters}, 3×3 {conv.filters}, 1×1 {expand.filters}",
+                "output": _shape_text(names[f"{name}_out"]),
+            }
+        )
+    head_row = blocks[-1][0] + 1
+    for name, label in (("average_pool", "average pool"), ("flatten", "flatten")):
+        if name in names:
+            size = getattr(names[name], "pool_size", None)
+            text = label if size is None else f"{size[0]}×{size[1]} {label}"
+            parts.append({"kind": "head", "row": head_row, "label": text, "output": _shape_text(names[name])})
+    last = model.layers[-1]
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    parts.append({"kind": "head", "row": head_row, "label": f"dense {activation}".strip(), "output": _shape_text(last)})
+    return parts
+
+
+def resnet_network(model, *, title: str | None = None):
+    """The whole ResNet ``model`` as a diagram drawn from its layers (:func:`resnet_parts`): one row for the stem,
+    one per stage with its bottleneck blocks, one for the head.
+
+    Each block's box names its three convolutions' filters and its output shape; its shortcut is drawn in red over
+    it, labelled ``projection`` (a 1x1 convolution with the block's stride, and batch normalisation) or
+    ``identity``; a block without a shortcut has none. Returns the figure.
+    Introduced in chapter 08 (``08_resnet_qmnist``).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    parts = resnet_parts(model)
+    rows = sorted({p["row"] for p in parts})
+    per_row = {r: [p for p in parts if p["row"] == r] for r in rows}
+    n_cols = max(len(v) for v in per_row.values())
+    step, box_w, box_h, row_h, left = 2.3, 1.85, 1.0, 2.0, 1.6
+    fig, ax = plt.subplots(figsize=(1.0 + 0.82 * (left + n_cols * step), 0.4 + 0.82 * row_h * len(rows)))
+    ax.set_xlim(-0.2, left + n_cols * step)
+    ax.set_ylim(-row_h * len(rows) + 0.2, 0.6)
+    ax.axis("off")
+    colours = {"stem": "0.9", "block": "#cfe3f2", "head": "0.9"}
+
+    def arrow(p, q, colour="black", style="-|>"):
+        ax.annotate("", xy=q, xytext=p, arrowprops={"arrowstyle": style, "lw": 1.2, "color": colour})
+
+    previous = None  # the bottom-right corner of the box before, and its row
+    for r_index, r in enumerate(rows):
+        y = -row_h * r_index - 0.55
+        row_parts = per_row[r]
+        kind = row_parts[0]["kind"]
+        first = row_parts[0]
+        name = {"stem": "stem", "head": "head"}.get(kind, f"stage {first.get('stage')}")
+        if kind == "block":
+            name += f"\n{len(row_parts)} block{'s' if len(row_parts) > 1 else ''}"
+        ax.text(0.0, y, name, ha="left", va="center", fontsize=10, fontweight="bold")
+        for i, part in enumerate(row_parts):
+            x = left + i * step + box_w / 2
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x - box_w / 2, y - box_h / 2),
+                    box_w,
+                    box_h,
+                    boxstyle="round,pad=0.03",
+                    facecolor=colours[part["kind"]],
+                    edgecolor="black",
+                    lw=0.9,
+                )
+            )
+            ax.text(x, y + 0.08, part["label"], ha="center", va="center", fontsize=7.5)
+            ax.text(
+                x, y - box_h / 2 + 0.13, f"→ {part['output']}", ha="center", va="center", fontsize=7.5, color="0.25"
+            )
+            if previous is not None:
+                (px, py), same_row = previous, previous[1] == y
+                if same_row:
+                    arrow((px + box_w / 2 + 0.03, y), (x - box_w / 2 - 0.03, y))
+                else:  # down from the last box of the row above, back to the left, down, into this box
+                    mid, x_in = py - row_h / 2 + 0.05, x - box_w / 2 - 0.35
+                    ax.plot([px, px, x_in, x_in], [py - box_h / 2 - 0.03, mid, mid, y], color="black", lw=1.2)
+                    arrow((x_in, y), (x - box_w / 2 - 0.03, y))
+            if part["kind"] == "block" and part["shortcut"] != "none":
+                top, x0, x1 = y + box_h / 2 + 0.3, x - box_w / 2 - 0.12, x + box_w / 2 + 0.12
+                ax.plot([x0, x0, x1], [y, top, top], color=_RED, lw=1.4)
+                arrow((x1, top), (x1, y + 0.04), colour=_RED)
+                text = (
+                    f"projection: 1×1 conv, stride {part['strides']}, BN"
+                    if part["shortcut"] == "projection"
+                    else "identity"
+                )
+                ax.text(x, top + 0.04, text, ha="center", va="bottom", fontsize=6.8, color=_RED)
+            previous = (x, y)
+    ax.set_title(title or f"{model.name}: {model.count_params():,} parameters")
     fig.tight_layout()
     return fig

@@ -11,7 +11,8 @@ from mnistlib import chapters, profiles
 
 def test_chapters_are_the_notebooks_in_reading_order():
     assert chapters.CHAPTERS == tuple(p.stem for p in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))
-    assert (ROOT / "book" / f"{chapters.APPENDIX_PERFORMANCE}.ipynb").is_file()
+    for appendix in (chapters.APPENDIX_PERFORMANCE, chapters.APPENDIX_CHECKPOINTS):
+        assert (ROOT / "book" / f"{appendix}.ipynb").is_file()
 
 
 @pytest.mark.parametrize("page", chapters.PAGES)

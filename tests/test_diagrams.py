@@ -127,3 +127,37 @@ def test_bottleneck_block_names_its_parts():
     assert "projection" in text and "identity" not in text
     assert "(expand)\nBN" in text and "(expand)\nBN, PReLU" not in text
     plt.close(fig)
+
+
+def test_resnet_network_is_drawn_from_the_models_own_layers():
+    model = models.resnet(blocks=(2, 1, 3), width=0.0625)
+    parts = diagrams.resnet_parts(model)
+    blocks = [p for p in parts if p["kind"] == "block"]
+    assert [(p["stage"], p["block"]) for p in blocks] == [(1, 1), (1, 2), (2, 1), (3, 1), (3, 2), (3, 3)]
+    shortcuts = ["projection", "identity", "projection", "projection", "identity", "identity"]
+    assert [p["shortcut"] for p in blocks] == shortcuts
+    assert [p["strides"] for p in blocks if p["block"] == 1] == [1, 2, 2]
+    assert blocks[0]["filters"] == (4, 4, 16) and blocks[-1]["output"] == "2×2×64"
+    assert parts[-1]["output"] == "10" and parts[0]["output"] == "28×28×1"
+    fig = diagrams.resnet_network(model)
+    text = _texts(fig)
+    assert text.count("projection") == 3 and text.count("identity") == 3
+    assert f"{model.count_params():,} parameters" in text
+    plt.close(fig)
+
+
+def test_resnet_network_draws_no_shortcut_where_the_model_has_none():
+    inputs = keras.Input(shape=(28, 28, 1))
+    x = keras.layers.Conv2D(4, 7, strides=2, name="stem")(inputs)
+    y = keras.layers.Conv2D(2, 1, name="stage1_block1_reduce")(x)
+    y = keras.layers.Conv2D(2, 3, padding="same", name="stage1_block1_conv")(y)
+    y = keras.layers.Conv2D(4, 1, name="stage1_block1_expand")(y)
+    y = keras.layers.PReLU(name="stage1_block1_out")(y)
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten(name="flatten")(y))
+    parts = diagrams.resnet_parts(keras.Model(inputs, outputs))
+    assert [p["shortcut"] for p in parts if p["kind"] == "block"] == ["none"]
+    fig = diagrams.resnet_network(keras.Model(inputs, outputs))
+    assert "identity" not in _texts(fig) and "projection" not in _texts(fig)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="not a ResNet"):
+        diagrams.resnet_parts(keras.Model(inputs, x))
