@@ -227,10 +227,10 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                     chapters.LINEAR_MODELS: {"max_samples": None, "max_epochs": 10},
                     chapters.MLP: {"max_samples": None, "max_epochs": 10},
                     chapters.CNN: {"max_samples": None},
-                    # Augmentation matters most when digits are scarce: on 1,500 digits, ten epochs of batches of 32
-                    # (enough steps for batch normalisation's averages to settle) show it far beyond noise, and
+                    # Augmentation matters most when digits are scarce: on 1,500 digits, seven epochs of batches of
+                    # 32 (enough steps for batch normalisation's averages to settle) show it far beyond noise, and
                     # 1,000 validation digits are watched per epoch.
-                    chapters.AUGMENTATION: {"max_samples": 1_500, "max_epochs": 10, "max_val": 1_000, "batch_size": 32},
+                    chapters.AUGMENTATION: {"max_samples": 1_500, "max_epochs": 7, "max_val": 1_000, "batch_size": 32},
                     # The lesson (a rate that breaks the plain network leaves the batch-normalised one training) shows
                     # within two epochs on a quarter of the digits; 2,000 validation digits are watched per epoch.
                     chapters.BATCH_NORMALIZATION: {"max_samples": 12_000, "max_epochs": 2, "max_val": 2_000},
