@@ -3,9 +3,10 @@
 Each chapter ends with a "## Exercises" section of 4 to 6 ``{exercise}`` directives, each labelled and followed by
 its solution in the gated form (``{solution-start} <label>`` with ``:class: dropdown``, then the solution's
 prose and code cells, then ``{solution-end}``), and a "## Further reading" section citing references.bib.
-Every solution holds a hidden check (a ``remove-cell``/``check`` cell) asserting what it claims; its visible code
-cells are tagged ``solution`` and collapsed in JupyterLab (source and outputs hidden), so that a reader can try
-first; at least half of a chapter's solutions run code. Every entry of references.bib is cited somewhere.
+Every solution holds a check (a ``hide-input``/``check`` cell, collapsed in the HTML book) asserting what it
+claims; its visible code cells are tagged ``solution`` and collapsed in JupyterLab (source and outputs hidden),
+so that a reader can try first; at least half of a chapter's solutions run code. Every entry of references.bib
+is cited somewhere.
 """
 
 from __future__ import annotations
@@ -106,10 +107,10 @@ def test_every_chapter_ends_with_exercises_and_their_solutions(chapter):
             continue
         if ":class: dropdown" not in e["options"]:
             problems.append(f"{label}: the solution is not hidden until clicked (:class: dropdown)")
-        checks = [c for c in solution if c["cell_type"] == "code" and {"remove-cell", "check"} <= set(_tags(c))]
+        checks = [c for c in solution if c["cell_type"] == "code" and {"hide-input", "check"} <= set(_tags(c))]
         if not checks:
             problems.append(f"{label}: no hidden check asserts what the solution claims")
-        shown = [c for c in solution if c["cell_type"] == "code" and "remove-cell" not in _tags(c)]
+        shown = [c for c in solution if c["cell_type"] == "code" and not {"remove-cell", "hide-input"} & set(_tags(c))]
         for c in shown:
             meta = c["metadata"].get("jupyter", {})
             if "solution" not in _tags(c) or not (meta.get("source_hidden") and meta.get("outputs_hidden")):

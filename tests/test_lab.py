@@ -280,9 +280,12 @@ def reader_problems(cells: list[dict]) -> list[str]:
             if "$$" in text or re.search(r"\$[^$\s][^$]*?[^$\s]\$", text):
                 found.append(f"{where}: untypeset math: {text[text.find('$') :][:60]!r}")
         # The headings of tools/solution_headings.py are for JupyterLab only: shown there, left out of the HTML book.
-        hidden = "remove-cell" in c["tags"] and not {"lab-exercise-heading", "lab-solution-heading"} & set(c["tags"])
+        hidden = bool({"remove-cell", "hide-input"} & set(c["tags"])) and not {
+            "lab-exercise-heading",
+            "lab-solution-heading",
+        } & set(c["tags"])
         if hidden and not c["inputHidden"]:
-            found.append(f"{where}: tagged remove-cell but shown (metadata.jupyter.source_hidden)")
+            found.append(f"{where}: tagged remove-cell or hide-input but shown (metadata.jupyter.source_hidden)")
         if "solution" in c["tags"] and not (c["inputHidden"] and c["outputHidden"]):
             found.append(f"{where}: a solution shown expanded (its code or its output)")
     return found + solutions_shown(cells)

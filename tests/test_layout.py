@@ -17,7 +17,9 @@ CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 # Chapters and executable appendix pages follow the same notebook rules.
 NOTEBOOKS = CHAPTERS + sorted((ROOT / "book").glob("*.ipynb"))
 #: The first line of a hidden check cell, and of a hidden cell that computes what the text quotes.
-CHECK_COMMENT = "# The book's checks (hidden in the book): they fail the build when a claim of the text stops holding."
+CHECK_COMMENT = "# The book's check: it fails the build when a claim of the text stops holding."
+#: Checks are collapsed in the HTML book and can be opened (myst-nb's hide-input); prose cells are left out of it.
+HIDDEN = {"check": "hide-input", "prose": "remove-cell"}
 PROSE_COMMENT = "# What the text quotes (hidden in the book): run it, the next paragraph shows these values."
 NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
 
@@ -185,7 +187,7 @@ def test_notebook_structure(nb):
         f'CHAPTER = "{nb.stem}"' in first and "mnistlib.setup(CHAPTER" in first
     )
     assert calls_setup, "the first code cell calls mnistlib.setup with the chapter name"
-    hidden = [c for c in code if "remove-cell" in tags(c)]
+    hidden = [c for c in code if set(HIDDEN.values()) & set(tags(c))]
     checks = [c for c in hidden if "check" in tags(c)]
     assert checks and all("assert" in source(c) for c in checks), "hidden checks must assert real facts"
     for c in hidden:
@@ -194,6 +196,8 @@ def test_notebook_structure(nb):
         assert c["metadata"].get("jupyter", {}).get("source_hidden") is True, (
             f"{nb.name}: hidden cells are collapsed in JupyterLab: {source(c)[:80]!r}"
         )
+        (what,) = kind
+        assert HIDDEN[what] in tags(c), f"{nb.name}: a {what} cell is tagged {HIDDEN[what]}: {source(c)[:80]!r}"
         first = source(c).splitlines()[0]
         assert first == (CHECK_COMMENT if "check" in kind else PROSE_COMMENT), f"{nb.name}: {first!r}"
         if "prose" in kind:
@@ -201,8 +205,8 @@ def test_notebook_structure(nb):
         else:
             assert not re.search(r"\bprose\.\w+\s*=", source(c)), f"{nb.name}: a check computes prose"
     for prev, cell in zip(cs, cs[1:]):
-        if cell["cell_type"] == "code" and "remove-cell" not in tags(cell):
-            assert prev["cell_type"] == "markdown" or "remove-cell" in tags(prev), (
+        if cell["cell_type"] == "code" and not set(HIDDEN.values()) & set(tags(cell)):
+            assert prev["cell_type"] == "markdown" or set(HIDDEN.values()) & set(tags(prev)), (
                 f"{nb.name}: write a sentence of why before the code cell starting {source(cell)[:60]!r}"
             )
 
@@ -281,7 +285,7 @@ def test_every_chapter_from_05_on_checks_its_lesson(nb):
     lessons = [c for c in cs if "lesson" in tags(c)]
     assert len(lessons) == 1, f"{nb.name}: exactly one cell is tagged 'lesson' (found {len(lessons)})"
     check = lessons[0]
-    assert {"remove-cell", "check"} <= set(tags(check)), f"{nb.name}: the lesson cell is a hidden check"
+    assert {"hide-input", "check"} <= set(tags(check)), f"{nb.name}: the lesson cell is a (collapsed) check"
     text = source(check)
     assert re.search(r'if profile\.name != "smoke":[^\n]*\n\s+assert \w+\.holds\(', text), (
         f"{nb.name}: the lesson check asserts `<comparison>.holds()` in every profile but smoke: {text[:200]!r}"

@@ -4,7 +4,7 @@
 
 First a trailing comment that would make its line too long moves onto its own line above the statement
 (ruff's formatter would otherwise split the code to keep the comment beside it), then `ruff format` lays the
-code out at 88 characters (chapters/ruff.toml). Idempotent; run it after editing a chapter.
+code out at 88 characters. Idempotent; run it after editing a chapter.
 """
 
 import io
@@ -76,7 +76,7 @@ def fit(path: Path) -> bool:
     if new_text != text:
         path.write_text(new_text)
     ruff = Path(sys.executable).parent / "ruff"
-    subprocess.run([str(ruff), "format", "--quiet", str(path)], check=True, cwd=ROOT)
+    subprocess.run([str(ruff), "format", "--quiet", f"--line-length={WIDTH}", str(path)], check=True, cwd=ROOT)
     return path.read_text() != text
 
 
