@@ -290,3 +290,23 @@ def test_every_chapter_from_05_on_checks_its_lesson(nb):
     assert re.search(r'if profile\.name != "smoke":[^\n]*\n\s+assert \w+\.holds\(', text), (
         f"{nb.name}: the lesson check asserts `<comparison>.holds()` in every profile but smoke: {text[:200]!r}"
     )
+
+
+#: The width of the book's code box at 1280 px (tools/fit_code_lines.py lays the cells out to it).
+CODE_WIDTH = 88
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_a_reader_sees_fits_the_code_box(nb):
+    """Every line of a code cell the HTML book shows (checks included: they open) is at most 88 characters, so no
+    code box scrolls sideways; `python tools/fit_code_lines.py` fits them."""
+    long = [
+        (i, line)
+        for i, c in enumerate(cells(nb))
+        if c["cell_type"] == "code" and "remove-cell" not in tags(c)
+        for line in source(c).splitlines()
+        if len(line) > CODE_WIDTH
+    ]
+    assert not long, (
+        f"{nb.name}: {len(long)} code lines over {CODE_WIDTH} characters, e.g. cell {long[0][0]}: {long[0][1]!r}"
+    )
