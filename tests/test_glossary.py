@@ -70,6 +70,12 @@ TERMS: dict[str, tuple[str, ...]] = {
     "confusion matrix": (r"confusion matri(?:x|ces)",),
     "integrated gradients": (r"integrated gradients",),
     "EMA": (r"EMA", r"exponential moving averages?"),
+    "feature map": (r"feature maps?",),
+    "Jacobian": (r"Jacobians?",),
+    "logits": (r"logits?",),
+    "one-hot": (r"one-hot",),
+    "support vector machine": (r"support vector machines?", r"SVMs?"),
+    "Wilson interval": (r"Wilson (?:score )?intervals?",),
 }
 
 #: Phrases in which a term's word names something else; masked before terms are looked for.
