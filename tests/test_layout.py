@@ -310,3 +310,19 @@ def test_code_a_reader_sees_fits_the_code_box(nb):
     assert not long, (
         f"{nb.name}: {len(long)} code lines over {CODE_WIDTH} characters, e.g. cell {long[0][0]}: {long[0][1]!r}"
     )
+
+
+FIGURE_CALL = re.compile(r"plt\.show\(\)|display\(fig")
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_has_alt_text(nb):
+    """A code cell that shows a figure gives it alt text (``mystnb.image.alt``) for a reader who cannot see it, and,
+    when it shows one figure, a caption (``mystnb.figure``)."""
+    for i, c in enumerate(cells(nb)):
+        if c["cell_type"] != "code" or "remove-cell" in tags(c) or not FIGURE_CALL.search(source(c)):
+            continue
+        meta = c["metadata"].get("mystnb", {})
+        assert meta.get("image", {}).get("alt"), f"{nb.name}, cell {i}: a figure without alt text"
+        if len(FIGURE_CALL.findall(source(c))) == 1 and "if " not in source(c).split("\n")[0]:
+            assert meta.get("figure", {}).get("caption"), f"{nb.name}, cell {i}: a figure without a caption"
