@@ -347,14 +347,9 @@ def unresolved(kinds: set[str]) -> dict[str, list[str]]:
     return {f"{nb} {kind}": v for nb, found in UNRESOLVED.items() for kind, v in found.items() if kind in kinds}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not done yet (issue 34, 4): jupyterlab-myst links {doc}`../book/page` to ../book/page, a 404 (the file "
-    "is page.md); a markdown link [text](../book/page.md) opens in JupyterLab and is a document link in the HTML "
-    "book, but tests/test_original_experiments.py's DOC_LINK reads {doc} roles only",
-)
 def test_links_to_the_book_pages_open_in_jupyterlab():
-    """{doc} roles are shown as a raw path whose link is a 404 (the page is a .md file): none is left."""
+    """A {doc} role is shown as a raw path whose link is a 404 (the page is a .md file): the notebooks link the
+    book's pages with markdown links to their files, which JupyterLab opens and the HTML book resolves."""
     found = unresolved({"doc link"})
     assert not found, f"{sum(map(len, found.values()))} unresolved: {found}"
 
