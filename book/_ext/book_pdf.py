@@ -7,8 +7,8 @@ removes them:
 - sphinx-jupyterbook-latex (loaded by Jupyter Book for every builder) inserts
   hidden nodes next to each table of contents and registers how to skip them
   for the ``html`` builder only; Sphinx looks handlers up by builder name, so
-  ``singlehtml`` stopped with "unknown node type: HiddenCellNode". The
-  ``html`` handlers of that extension's nodes are copied to ``singlehtml``.
+  ``singlehtml`` stopped with "unknown node type: HiddenCellNode" (and myst-nb's
+  ``HideCodeCellNode``, the collapsed checks). Every ``html`` handler is copied to ``singlehtml``.
 - The stylesheet ``static/book_print.css`` (added to every page: it applies
   only to print) lays the page out for paper: no sidebars or buttons, code
   that wraps at the margin instead of being cut, every solution open below its
@@ -26,9 +26,8 @@ def copy_html_handlers_to_singlehtml(app):
     handlers = app.registry.translation_handlers
     html = handlers.get("html", {})
     single = handlers.setdefault("singlehtml", {})
-    for name, pair in html.items():
-        if name in {"HiddenCellNode", "RootHeader", "CellOutput", "CellInput"}:
-            single.setdefault(name, pair)
+    for name, pair in html.items():  # HiddenCellNode, myst-nb's HideCodeCellNode (the book's checks), ...
+        single.setdefault(name, pair)
 
 
 def add_print_css(app):
