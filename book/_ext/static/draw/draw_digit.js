@@ -216,8 +216,9 @@
     return e;
   }
 
-  /* values (h x w, in [0, 1] or 0-255 when grey) painted onto a canvas, black ink on white as the book's figures. */
-  function paint(canvas, values, h, w, grey) {
+  /* values (h x w, in [0, 1] or 0-255 when grey) painted onto a canvas, black ink on white as the book's figures,
+     shown at `shown` CSS pixels on the longer side (the steps at 84; the drawing pad at its own size). */
+  function paint(canvas, values, h, w, grey, shown = 84) {
     const ctx = canvas.getContext("2d");
     canvas.width = w;
     canvas.height = h;
@@ -228,7 +229,7 @@
       img.data[4 * i + 3] = 255;
     }
     ctx.putImageData(img, 0, 0);
-    const side = 84 / Math.max(h, w); // shown at 84 CSS pixels on the longer side, keeping the aspect ratio
+    const side = shown / Math.max(h, w); // keeping the aspect ratio
     canvas.style.width = Math.round(w * side) + "px";
     canvas.style.height = Math.round(h * side) + "px";
   }
@@ -261,7 +262,7 @@
     let strokes = [], current = null, pending = false;
     const ctx = pad.getContext("2d");
     function redrawPad(box) {
-      paint(pad, ink, CANVAS, CANVAS, false);
+      paint(pad, ink, CANVAS, CANVAS, false, CANVAS); // one CSS pixel per canvas pixel: strokes land where drawn
       if (box) {
         ctx.strokeStyle = "#d62728";
         ctx.lineWidth = 2;
