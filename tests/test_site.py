@@ -115,7 +115,8 @@ def console_errors(driver) -> list[str]:
 
 
 def wide_outputs(driver) -> list[str]:
-    """The start of every table, and of every printed output of a cell, that needs a horizontal scrollbar."""
+    """The start of every table, every printed output of a cell and every code cell that needs a horizontal scrollbar
+    (a collapsed check is measured when it is open: closed, it has no width)."""
     return driver.execute_script(
         """
         const scrolls = el => {
@@ -126,8 +127,9 @@ def wide_outputs(driver) -> list[str]:
             return false;
         };
         const main = document.querySelector('main') || document.body;
-        return Array.from(main.querySelectorAll('table, .cell_output pre'))
-            .filter(scrolls).map(e => e.tagName + ': ' + (e.innerText || '').slice(0, 80));
+        const shown = e => e.getClientRects().length > 0 && (e.innerText || '').trim() !== '';
+        return Array.from(main.querySelectorAll('table, .cell_output pre, .cell_input pre'))
+            .filter(shown).filter(scrolls).map(e => e.tagName + ': ' + (e.innerText || '').slice(0, 80));
         """
     )
 
@@ -146,7 +148,8 @@ def test_page_loads_cleanly(site, browser, screenshots, page):
         "return Array.from(document.querySelectorAll('a')).map(a => a.href).filter(h => h.includes('colab.research'))"
     )
     assert colab == [], f"{page}: a Colab launch link (nothing installs mnistlib in Colab)"
-    assert wide_outputs(browser) == [], f"{page}: tables or printed outputs wider than the page (they scroll sideways)"
+    wide = wide_outputs(browser)
+    assert wide == [], f"{page}: tables, printed outputs or code wider than the page (they scroll sideways): {wide}"
     height = browser.execute_script("return Math.min(document.body.scrollHeight, 20000)")
     browser.set_window_size(1280, max(1000, height))
     assert browser.save_screenshot(str(screenshots / f"{page.replace('/', '__')}.png"))
