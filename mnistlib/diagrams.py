@@ -29,6 +29,24 @@ _BLUE, _ORANGE, _GREEN, _RED, _PURPLE = "#0173b2", "#de8f05", "#029e73", "#d55e0
 _WINDOW_COLOURS = (_BLUE, _ORANGE, _GREEN, _PURPLE)
 
 
+def _rounded_box(ax, x, y, width, height, facecolor, *, pad=0.05, edgecolor="black", lw=1.0, zorder=None) -> None:
+    """A box with rounded corners centred on (x, y): the blocks of the residual-block and whole-network diagrams."""
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - width / 2, y - height / 2),
+            width,
+            height,
+            boxstyle=f"round,pad={pad}",
+            facecolor=facecolor,
+            edgecolor=edgecolor,
+            lw=lw,
+            zorder=zorder,
+        )
+    )
+
+
 def _bare(ax) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -370,7 +388,6 @@ def bottleneck_block(
     the identity. Returns the figure. Introduced in chapter 08 (``08_resnet_qmnist``).
     """
     import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyBboxPatch
 
     f1, f2, f3 = (int(f) for f in filters)
     fig, ax = plt.subplots(figsize=(6.2, 7.2))
@@ -388,17 +405,7 @@ def bottleneck_block(
     x_main, width, height = 3.8, 4.6, 1.05
     centres = []
     for y, text, colour in steps:
-        ax.add_patch(
-            FancyBboxPatch(
-                (x_main - width / 2, y - height / 2),
-                width,
-                height,
-                boxstyle="round,pad=0.05",
-                facecolor=colour,
-                edgecolor="black",
-                lw=1,
-            )
-        )
+        _rounded_box(ax, x_main, y, width, height, colour)
         ax.text(x_main, y, text, ha="center", va="center", fontsize=10)
         centres.append(y)
     add_y = 3.25
@@ -419,18 +426,7 @@ def bottleneck_block(
     ax.plot([top[0], x_side, x_side], [top[1], top[1], add_y], color=_RED, lw=1.6)
     arrow((x_side, add_y), (x_main + 0.4, add_y), colour=_RED)
     if projection:
-        ax.add_patch(
-            FancyBboxPatch(
-                (x_side - 1.1, 6.0),
-                2.2,
-                1.6,
-                boxstyle="round,pad=0.05",
-                facecolor="#f6d3c2",
-                edgecolor=_RED,
-                lw=1,
-                zorder=3,
-            )
-        )
+        _rounded_box(ax, x_side, 6.8, 2.2, 1.6, "#f6d3c2", edgecolor=_RED, zorder=3)
         ax.text(x_side, 6.8, f"projection\n1×1 conv, {f3}\nBN", ha="center", va="center", fontsize=9, zorder=4)
     else:
         ax.text(x_side + 0.15, 6.8, "identity\nshortcut", ha="left", va="center", fontsize=9, color=_RED, rotation=90)
@@ -525,7 +521,6 @@ def resnet_network(model, *, title: str | None = None):
     Introduced in chapter 08 (``08_resnet_qmnist``).
     """
     import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyBboxPatch
 
     parts = resnet_parts(model)
     rows = sorted({p["row"] for p in parts})
@@ -553,17 +548,7 @@ def resnet_network(model, *, title: str | None = None):
         ax.text(0.0, y, name, ha="left", va="center", fontsize=10, fontweight="bold")
         for i, part in enumerate(row_parts):
             x = left + i * step + box_w / 2
-            ax.add_patch(
-                FancyBboxPatch(
-                    (x - box_w / 2, y - box_h / 2),
-                    box_w,
-                    box_h,
-                    boxstyle="round,pad=0.03",
-                    facecolor=colours[part["kind"]],
-                    edgecolor="black",
-                    lw=0.9,
-                )
-            )
+            _rounded_box(ax, x, y, box_w, box_h, colours[part["kind"]], pad=0.03, lw=0.9)
             ax.text(x, y + 0.08, part["label"], ha="center", va="center", fontsize=7.5)
             ax.text(
                 x, y - box_h / 2 + 0.13, f"→ {part['output']}", ha="center", va="center", fontsize=7.5, color="0.25"
